@@ -1,0 +1,1 @@
+"""One module per ``framescope`` subcommand, each with ``register(subparsers)``."""

@@ -1,0 +1,54 @@
+"""Arguments and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from framescope.data import DEFAULT_TAXONOMY, FORMATS, ReadOptions, Taxonomy, load_taxonomy
+
+__all__ = ["add_input_args", "add_error_args", "read_options", "taxonomy_arg", "errors_path"]
+
+
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    """--format and column-mapping options."""
+    g = p.add_argument_group("input format")
+    g.add_argument("--format", default="auto", choices=FORMATS,
+                   help="input format (default: detect from the name, layout or content)")
+    g.add_argument("--text-column", default="text", help="column holding the text (default: text)")
+    g.add_argument("--labels-column", default="labels", help="column holding labels (default: labels)")
+    g.add_argument("--id-column", default="id", help="column holding the record id (default: id)")
+    g.add_argument("--labels-sep", default=";", help="separator of labels in a text cell (default: ;)")
+
+
+def add_error_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--on-error", choices=("stop", "skip"), default="stop",
+                   help="stop: reject the run before writing anything (default); "
+                        "skip: write bad records with reasons to an errors file and go on")
+    p.add_argument("--errors", type=Path, default=None,
+                   help="errors file for --on-error skip (default: beside the output)")
+
+
+def read_options(args: argparse.Namespace, *, labels_required: bool = False) -> ReadOptions:
+    return ReadOptions(format=args.format, text_column=args.text_column,
+                       labels_column=args.labels_column, id_column=args.id_column,
+                       labels_sep=args.labels_sep, labels_required=labels_required)
+
+
+def taxonomy_arg(value: str | None, *, default: Path | None = None) -> Taxonomy | str | None:
+    """``--taxonomy`` value: a file, ``infer``, ``none``, or the default when not given."""
+    if value is None:
+        return load_taxonomy(default) if default else None
+    if value in ("infer", "none"):
+        return None if value == "none" else "infer"
+    if value == "default":
+        return load_taxonomy(DEFAULT_TAXONOMY)
+    return load_taxonomy(value)
+
+
+def errors_path(args: argparse.Namespace, out: Path | None) -> Path:
+    if args.errors is not None:
+        return args.errors
+    if out is not None:
+        return out.with_name(out.name.split(".")[0] + ".errors.jsonl")
+    return Path("errors.jsonl")

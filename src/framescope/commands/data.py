@@ -1,0 +1,249 @@
+"""``framescope data``: stats, validate, split and convert datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from framescope.commands.common import (
+    add_error_args,
+    add_input_args,
+    errors_path,
+    read_options,
+    taxonomy_arg,
+)
+from framescope.data import (
+    DEFAULT_TAXONOMY,
+    ErrorLog,
+    Passage,
+    ReadStats,
+    Taxonomy,
+    fingerprint,
+    load_passages,
+    read_passages,
+    split_articles,
+    split_passages,
+    validate_inputs,
+    write_splits,
+)
+from framescope.data.io import write_records
+
+#: What ``framescope data validate`` checks when given no paths: the bundled data.
+BUNDLED = DEFAULT_TAXONOMY.parents[1]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="inspect, validate, split and convert datasets",
+                       description="Inspect, validate, split and convert datasets.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    s = dsub.add_parser("stats", help="counts, label frequencies, lengths, groups")
+    s.add_argument("paths", nargs="+", help="files, folders or globs")
+    s.add_argument("--taxonomy", help="taxonomy file to check labels against (or 'default')")
+    s.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    add_input_args(s)
+    s.set_defaults(func=cmd_stats)
+
+    v = dsub.add_parser("validate", help="check every record; exit 0 when clean, 1 with errors",
+                        description="Check every record. With no paths, checks the bundled seed "
+                                    "dataset and sample feeds against the default taxonomy.")
+    v.add_argument("paths", nargs="*", help="files, folders or globs (default: the bundled data)")
+    v.add_argument("--taxonomy", help="taxonomy file ('default' for the war frames; 'none' to skip)")
+    v.add_argument("--max-errors", type=int, default=50, help="errors to print (default 50)")
+    add_input_args(v)
+    v.set_defaults(func=cmd_validate)
+
+    sp = dsub.add_parser("split", help="seeded, grouped, stratified train/dev/test split")
+    sp.add_argument("paths", nargs="+")
+    sp.add_argument("--out", type=Path, required=True, help="folder for train/dev/test files")
+    sp.add_argument("--ratios", default="0.8,0.1,0.1", help="train,dev,test shares (default 0.8,0.1,0.1)")
+    sp.add_argument("--names", default="train,dev,test", help="split names (default train,dev,test)")
+    sp.add_argument("--group-by", default="article_id",
+                    help="field (or a+b) whose groups never straddle splits (default article_id)")
+    sp.add_argument("--seed", type=int, default=13)
+    sp.add_argument("--suffix", default=".jsonl", choices=(".jsonl", ".parquet", ".csv"))
+    sp.add_argument("--taxonomy")
+    add_input_args(sp)
+    add_error_args(sp)
+    sp.set_defaults(func=cmd_split)
+
+    c = dsub.add_parser("convert", help="convert any readable input to JSONL/CSV/Parquet")
+    c.add_argument("paths", nargs="+")
+    c.add_argument("--out", type=Path, required=True, help="output .jsonl, .csv or .parquet")
+    c.add_argument("--passages", action="store_true",
+                   help="split articles into passages (paragraphs / sentence windows) with offsets")
+    c.add_argument("--max-tokens", type=int, default=200, help="passage budget (default 200)")
+    c.add_argument("--taxonomy")
+    add_input_args(c)
+    add_error_args(c)
+    c.set_defaults(func=cmd_convert)
+
+
+def _percentiles(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.asarray(values)
+    return {f"p{q}": float(np.percentile(arr, q)) for q in (5, 50, 95)} | {
+        "min": int(arr.min()), "max": int(arr.max()), "mean": round(float(arr.mean()), 1)}
+
+
+def compute_stats(passages: list[Passage], read: ReadStats,
+                  taxonomy: Taxonomy | None = None) -> dict:
+    """The statistics printed by ``framescope data stats`` (a JSON-ready dict)."""
+    by_split: dict[str, Counter[str]] = {}
+    n_split: Counter[str] = Counter()
+    none_split: Counter[str] = Counter()
+    groups, outlets = set(), Counter()
+    labelled = 0
+    multi = 0
+    for p in passages:
+        split = p.split or "all"
+        n_split[split] += 1
+        groups.add(p.group)
+        if p.outlet:
+            outlets[p.outlet] += 1
+        if p.labels is not None:
+            labelled += 1
+            by_split.setdefault(split, Counter()).update(set(p.labels))
+            if not p.labels:
+                none_split[split] += 1
+            multi += len(set(p.labels)) > 1
+    label_order = taxonomy.ids if taxonomy else sorted(
+        {lab for c in by_split.values() for lab in c})
+    return {
+        "read": {"read": read.read, "accepted": read.accepted, "rejected": read.rejected,
+                 "excluded": read.excluded},
+        "records": len(passages),
+        "splits": dict(n_split),
+        "groups": len(groups),
+        "outlets": dict(outlets.most_common()),
+        "labelled": labelled,
+        "no_label": dict(none_split),
+        "multi_label": multi,
+        "labels": {lab: {s: by_split[s][lab] for s in by_split} for lab in label_order},
+        "chars": _percentiles([len(p.text) for p in passages]),
+        "words": _percentiles([len(p.text.split()) for p in passages]),
+        "fingerprint": fingerprint(passages),
+    }
+
+
+def print_stats(st: dict, out=sys.stdout) -> None:
+    w = out.write
+    w(f"{st['read']['read']} records read = {st['read']['accepted']} accepted + "
+      f"{st['read']['rejected']} rejected"
+      + (f" ({st['read']['excluded']} excluded by a dataset rule)" if st['read']['excluded'] else "")
+      + "\n")
+    splits = ", ".join(f"{k} {v}" for k, v in st["splits"].items())
+    w(f"passages: {st['records']} ({splits}); groups (articles): {st['groups']}; "
+      f"fingerprint {st['fingerprint']}\n")
+    if st["outlets"]:
+        w(f"outlets ({len(st['outlets'])}): "
+          + ", ".join(f"{k} {v}" for k, v in list(st["outlets"].items())[:12]) + "\n")
+    c, wd = st["chars"], st["words"]
+    if wd:
+        w(f"length in words: min {wd['min']}, p5 {wd['p5']:.0f}, median {wd['p50']:.0f}, "
+          f"p95 {wd['p95']:.0f}, max {wd['max']} (chars median {c['p50']:.0f})\n")
+    if st["labels"]:
+        split_names = sorted({s for v in st["labels"].values() for s in v},
+                             key=lambda s: ("train", "dev", "test").index(s)
+                             if s in ("train", "dev", "test") else 9)
+        width = max(len(k) for k in st["labels"]) + 2
+        w(f"\n{'label':<{width}}" + "".join(f"{s:>8}" for s in split_names) + f"{'total':>8}\n")
+        for lab, counts in st["labels"].items():
+            total = sum(counts.values())
+            w(f"{lab:<{width}}" + "".join(f"{counts.get(s, 0):>8}" for s in split_names)
+              + f"{total:>8}\n")
+        none = st["no_label"]
+        w(f"{'(no label)':<{width}}" + "".join(f"{none.get(s, 0):>8}" for s in split_names)
+          + f"{sum(none.values()):>8}\n")
+        w(f"labelled passages: {st['labelled']}; with 2+ labels: {st['multi_label']}\n")
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    tax = taxonomy_arg(args.taxonomy)
+    log, stats = ErrorLog(keep=10), ReadStats()
+    passages = list(read_passages(args.paths, read_options(args),
+                                  taxonomy=tax if isinstance(tax, Taxonomy) else None,
+                                  on_error="collect", log=log, stats=stats))
+    st = compute_stats(passages, stats, tax if isinstance(tax, Taxonomy) else None)
+    if args.json:
+        print(json.dumps(st, indent=2, ensure_ascii=False))
+    else:
+        print_stats(st)
+    if log.first:
+        print(f"\n{stats.rejected} record(s) rejected; first ones:", file=sys.stderr)
+        for e in log.first[:10]:
+            print(f"  {e}", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths = args.paths
+    if not paths:
+        paths = sorted(str(p) for p in (BUNDLED / "seed").glob("*.jsonl"))
+        paths += [str(BUNDLED / "samples" / n) for n in ("feed.xml", "articles.jsonl")]
+        if args.taxonomy is None:
+            args.taxonomy = "default"
+    tax = taxonomy_arg(args.taxonomy)
+    stats, log = validate_inputs(paths, read_options(args),
+                                 taxonomy=tax if isinstance(tax, Taxonomy) else None)
+    for e in log.first[: args.max_errors]:
+        print(e)
+    if log.count > args.max_errors:
+        print(f"... and {log.count - args.max_errors} more")
+    print(stats.summary())
+    if log.fatal:
+        print(f"INVALID: {log.fatal} bad record(s) in {len(paths)} input(s)")
+        return 1
+    print(f"OK: {len(paths)} input(s) valid")
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.names.split(",")]
+    try:
+        shares = [float(x) for x in args.ratios.split(",")]
+    except ValueError:
+        print(f"error: --ratios must be comma-separated numbers, got {args.ratios!r}", file=sys.stderr)
+        return 2
+    if len(shares) != len(names):
+        print(f"error: {len(shares)} ratios for {len(names)} names ({names})", file=sys.stderr)
+        return 2
+    data = load_passages(args.paths, read_options(args), taxonomy=taxonomy_arg(args.taxonomy),
+                         on_error=args.on_error, errors_path=errors_path(args, args.out / "split"))
+    for p in data.passages:
+        p.split = None
+    splits = split_passages(data.passages, ratios=dict(zip(names, shares)),
+                            group_by=args.group_by, seed=args.seed)
+    paths = write_splits(splits, args.out, suffix=args.suffix)
+    manifest = {"inputs": [str(p) for p in args.paths], "group_by": args.group_by, "seed": args.seed,
+                "ratios": dict(zip(names, shares)), "fingerprint": data.fingerprint,
+                "splits": {n: {"path": str(paths[n].name), "passages": len(v),
+                               "fingerprint": fingerprint(v)} for n, v in splits.items()}}
+    from framescope.data.io import atomic_write_text
+
+    atomic_write_text(args.out / "split.json", json.dumps(manifest, indent=2) + "\n")
+    for n, v in splits.items():
+        groups = len({p.group for p in v})
+        print(f"{n}: {len(v)} passages, {groups} groups -> {paths[n]}")
+    print(data.stats.summary())
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    data = load_passages(args.paths, read_options(args), taxonomy=taxonomy_arg(args.taxonomy),
+                         on_error=args.on_error, errors_path=errors_path(args, args.out))
+    items = data.passages
+    if args.passages:
+        items = list(split_articles(items, max_tokens=args.max_tokens))
+    n = write_records((p.to_dict() for p in items), args.out)
+    print(f"wrote {n} rows to {args.out}")
+    print(data.stats.summary())
+    if data.stats.rejected:
+        print(f"rejected records written to {errors_path(args, args.out)}")
+    return 0

@@ -1,0 +1,35 @@
+"""Stable content fingerprints of datasets, stored with every artifact made from them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from framescope.data.schema import Passage
+
+__all__ = ["fingerprint", "normalise_text"]
+
+
+def normalise_text(text: str) -> str:
+    """NFC, lower-case, whitespace collapsed: the form used for hashing and duplicate checks."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().lower()
+
+
+def fingerprint(passages: Iterable[Passage]) -> str:
+    """A stable hash of the normalised texts and labels, independent of record order.
+
+    Example:
+        >>> a = [Passage(id="1", text="A  b", labels=["x"])]
+        >>> fingerprint(a) == fingerprint([Passage(id="1", text="a b", labels=["x"])])
+        True
+    """
+    digests = sorted(
+        hashlib.sha256(json.dumps([p.id, normalise_text(p.text), sorted(p.labels or [])],
+                                  ensure_ascii=False).encode()).hexdigest()
+        for p in passages
+    )
+    total = hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    return f"sha256:{total[:16]}"

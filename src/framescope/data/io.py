@@ -1,0 +1,141 @@
+"""File helpers: transparent ``.gz`` reading, atomic writes, and passage writers."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "open_text", "open_binary", "atomic_write_text", "atomic_path", "atomic_dir",
+    "write_records", "read_jsonl_dicts",
+]
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for binary reading, decompressing ``.gz`` transparently."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open text strictly as UTF-8 (a BOM is dropped); ``.gz`` is read transparently."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="strict", newline="")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    A crash (even ``kill -9``) leaves either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it replaces ``path``.
+
+    The old folder (if any) is moved aside and removed only after the new one is in place,
+    so an interrupted run leaves the old folder or the new one.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{os.getpid()}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file + rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v)
+            for k, v in row.items()}
+
+
+def write_records(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write dict rows atomically as JSONL, CSV/TSV or Parquet (chosen by the suffix).
+
+    Lists and dicts become JSON strings in CSV. Returns the number of rows written.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    count = 0
+    with atomic_path(path) as tmp:
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    count += 1
+        elif suffix in (".csv", ".tsv"):
+            import csv
+
+            rows = list(rows)
+            columns: list[str] = []
+            for row in rows:
+                columns.extend(k for k in row if k not in columns)
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=columns,
+                                        delimiter="\t" if suffix == ".tsv" else ",")
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow(_flat(row))
+                    count += 1
+        elif suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            rows = list(rows)
+            columns = []
+            for row in rows:
+                columns.extend(k for k in row if k not in columns)
+            table = pa.Table.from_pylist([_flat({c: r.get(c) for c in columns}) for r in rows])
+            pq.write_table(table, tmp)
+            count = len(rows)
+        else:
+            raise ValueError(f"cannot write {path}: unknown suffix {suffix!r} "
+                             "(use .jsonl, .csv, .tsv or .parquet)")
+    return count
+
+
+def read_jsonl_dicts(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the JSON objects of a trusted JSONL file written by framescope itself."""
+    with open_text(Path(path)) as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)

@@ -1,0 +1,89 @@
+"""Shared fixtures: a tiny random-weight BERT built from a config (offline), toy data."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TOY_LABELS = ["alpha", "beta", "gamma"]
+
+
+def shared(name: str) -> Path:
+    """A folder under ../shared/data, or skip the test when it is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"../shared/data/{name} not found (public benchmark data is optional)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight BERT (2 layers, hidden 32) with the MiniLM tokenizer, saved locally."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from framescope.modeling import resolve_base
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-base")
+    tok = AutoTokenizer.from_pretrained(resolve_base(None))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=48, max_position_embeddings=512)
+    BertModel(config).save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def toy_taxonomy():
+    from framescope.data import Taxonomy
+
+    return Taxonomy.from_ids(TOY_LABELS, id="toy")
+
+
+TOY_WORDS = {"alpha": "apples orchard harvest", "beta": "boats harbour sailing",
+             "gamma": "guitars concert music"}
+
+
+def toy_records(n: int = 60, seed: int = 0) -> list[dict]:
+    """Labelled records whose labels follow cue words (learnable by a tiny model)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        labs = [lab for lab in TOY_LABELS if rng.random() < 0.35]
+        words = " ".join(TOY_WORDS[lab] for lab in labs) or "weather report today"
+        rows.append({"id": f"t{i}", "article_id": f"art{i // 3}", "outlet": f"Outlet {i % 4}",
+                     "published": f"2023-0{1 + i % 9}-1{i % 10}",
+                     "text": f"Item {i}: the {words} story number {i}.", "labels": labs})
+    return rows
+
+
+@pytest.fixture()
+def toy_jsonl(tmp_path: Path) -> Path:
+    path = tmp_path / "toy.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in toy_records()), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tiny_base: Path, toy_taxonomy, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained framescope artifact on the tiny backbone (thresholds 0.5)."""
+    from framescope.modeling import Artifact, build_model, save_artifact
+
+    model, tok = build_model(tiny_base, toy_taxonomy)
+    art = Artifact(model, tok, toy_taxonomy, dict.fromkeys(toy_taxonomy.ids, 0.5),
+                   {"name": "tiny", "max_length": 64, "problem_type": "multi_label",
+                    "base_model": {"name": "tiny", "path": str(tiny_base)}})
+    return save_artifact(art, tmp_path_factory.mktemp("models") / "tiny")

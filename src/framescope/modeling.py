@@ -28,8 +28,16 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "Artifact", "ArtifactError", "resolve_base", "build_model", "load_artifact", "save_artifact",
-    "predict_proba", "versions", "FORMAT_VERSION", "DEFAULT_BASE",
+    "DEFAULT_BASE",
+    "FORMAT_VERSION",
+    "Artifact",
+    "ArtifactError",
+    "build_model",
+    "load_artifact",
+    "predict_proba",
+    "resolve_base",
+    "save_artifact",
+    "versions",
 ]
 
 logger = logging.getLogger(__name__)

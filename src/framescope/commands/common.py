@@ -7,7 +7,7 @@ from pathlib import Path
 
 from framescope.data import DEFAULT_TAXONOMY, FORMATS, ReadOptions, Taxonomy, load_taxonomy
 
-__all__ = ["add_input_args", "add_error_args", "read_options", "taxonomy_arg", "errors_path"]
+__all__ = ["add_error_args", "add_input_args", "errors_path", "read_options", "taxonomy_arg"]
 
 
 def add_input_args(p: argparse.ArgumentParser) -> None:

@@ -237,7 +237,8 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     data = load_passages(args.paths, read_options(args), taxonomy=taxonomy_arg(args.taxonomy),
-                         on_error=args.on_error, errors_path=errors_path(args, args.out))
+                         on_error=args.on_error, errors_path=errors_path(args, args.out),
+                         allow_empty=args.on_error == "skip")
     items = data.passages
     if args.passages:
         items = list(split_articles(items, max_tokens=args.max_tokens))

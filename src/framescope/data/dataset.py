@@ -16,8 +16,14 @@ from framescope.data.readers import ReadOptions, iter_file
 from framescope.data.schema import Passage
 from framescope.data.taxonomy import Taxonomy
 
-__all__ = ["expand_inputs", "read_passages", "load_passages", "validate_inputs", "LoadedData",
-           "OnError"]
+__all__ = [
+    "LoadedData",
+    "OnError",
+    "expand_inputs",
+    "load_passages",
+    "read_passages",
+    "validate_inputs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +72,12 @@ def read_passages(
     stats = stats if stats is not None else ReadStats()
     seen: dict[int, tuple[str, int]] = {}
 
+    def id_key(rid: str) -> int:
+        return int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=8).digest(), "big")
+
     def reject(error: RecordError) -> None:
+        if check_duplicates and error.record_id is not None and error.field != "id":
+            seen.setdefault(id_key(error.record_id), (error.source, error.line))
         stats.rejected += 1
         stats.excluded += error.excluded
         log.add(error)
@@ -85,7 +96,7 @@ def read_passages(
                     reject(err)
                     continue
             if check_duplicates:
-                key = int.from_bytes(hashlib.blake2b(item.id.encode(), digest_size=8).digest(), "big")
+                key = id_key(item.id)
                 if key in seen:
                     src, line = seen[key]
                     reject(RecordError(item.source or str(path), item.line or 0, "id",
@@ -119,13 +130,15 @@ def load_passages(
     taxonomy: Taxonomy | Literal["infer"] | None = None,
     on_error: Literal["stop", "skip"] = "stop",
     errors_path: Path | None = None,
+    allow_empty: bool = False,
 ) -> LoadedData:
     """Read whole datasets (training/evaluation sized) with the full error policy.
 
     With ``on_error="stop"`` every input is checked and, if any record is bad, a
     :class:`DataError` lists the first errors and the total, before anything is written.
     With ``"skip"`` bad records go to ``errors_path`` and the rest is returned.
-    ``taxonomy="infer"`` builds the label set from the data (with a warning).
+    ``taxonomy="infer"`` builds the label set from the data (with a warning). An input without
+    a single valid record is an error unless ``allow_empty``.
     """
     infer = taxonomy == "infer"
     tax = None if infer or taxonomy is None else taxonomy
@@ -138,9 +151,9 @@ def load_passages(
         log.close()
     if on_error == "stop":
         log.raise_if_fatal()
-    if infer:
+    if infer and passages:
         tax = Taxonomy.infer(p.labels for p in passages)
-    if not passages:
+    if not passages and not allow_empty:
         raise DataError(f"no valid records in {', '.join(map(str, paths))} ({stats.summary()})")
     return LoadedData(passages, stats, tax, [str(p) for p in paths], list(log.first))
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RecordError", "DataError", "ErrorLog", "ReadStats"]
+__all__ = ["DataError", "ErrorLog", "ReadStats", "RecordError"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class RecordError:
         excluded: True when an adapter drops the record by a documented rule (for example
             BABE's "No agreement" rows); such records are rejected but never stop a run.
         raw: a short excerpt of the raw record, for the errors file.
+        record_id: the record's id when it could be read (duplicate checks still see it).
     """
 
     source: str
@@ -37,6 +38,7 @@ class RecordError:
     hint: str = ""
     excluded: bool = False
     raw: str = ""
+    record_id: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source

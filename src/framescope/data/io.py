@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
-    "open_text", "open_binary", "atomic_write_text", "atomic_path", "atomic_dir",
-    "write_records", "read_jsonl_dicts",
+    "atomic_dir",
+    "atomic_path",
+    "atomic_write_text",
+    "open_binary",
+    "open_text",
+    "read_jsonl_dicts",
+    "write_records",
 ]
 
 
@@ -22,7 +27,7 @@ def open_binary(path: Path) -> IO[bytes]:
     """Open a file for binary reading, decompressing ``.gz`` transparently."""
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
-    return open(path, "rb")  # noqa: SIM115
+    return open(path, "rb")
 
 
 def open_text(path: Path) -> IO[str]:

@@ -20,7 +20,7 @@ from framescope.data.html import html_to_text
 from framescope.data.io import open_binary
 from framescope.data.schema import Passage, RecordErrorException, record_to_passage
 
-__all__ = ["ReadOptions", "FORMATS", "detect_format", "iter_file"]
+__all__ = ["FORMATS", "ReadOptions", "detect_format", "iter_file"]
 
 Item = Passage | RecordError
 
@@ -143,10 +143,12 @@ def _mapper(opts: ReadOptions) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return apply
 
 
-def _passage(raw: Any, source: str, line: int, opts: ReadOptions, default_id: str) -> Item:
+def _passage(raw: Any, source: str, line: int, opts: ReadOptions, default_id: str,
+             labels_text_ok: bool = False) -> Item:
     try:
         return record_to_passage(raw, source=source, line=line, labels_sep=opts.labels_sep,
-                                 labels_required=opts.labels_required, default_id=default_id)
+                                 labels_required=opts.labels_required, default_id=default_id,
+                                 labels_text_ok=labels_text_ok)
     except RecordErrorException as exc:
         return exc.error
 
@@ -217,7 +219,8 @@ def read_csv(path: Path, opts: ReadOptions, delimiter: str) -> Iterator[Item]:
                                   "re-encode the file as UTF-8")
                 continue
             clean = {k: (v if v != "" else None) for k, v in row.items()}
-            yield _passage(remap(clean), source, lineno, opts, default_id=f"{path.stem}:{count}")
+            yield _passage(remap(clean), source, lineno, opts, default_id=f"{path.stem}:{count}",
+                           labels_text_ok=True)
 
 
 def _has_surrogate(text: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from framescope.data.errors import RecordError
 
-__all__ = ["Passage", "record_to_passage", "parse_labels", "PASSAGE_FIELDS"]
+__all__ = ["PASSAGE_FIELDS", "Passage", "parse_labels", "record_to_passage"]
 
 #: Fields of :class:`Passage` that readers map from input columns.
 PASSAGE_FIELDS = (
@@ -117,16 +117,22 @@ def record_to_passage(
     line: int,
     labels_sep: str = ";",
     labels_required: bool = False,
+    labels_text_ok: bool = False,
     default_id: str | None = None,
 ) -> Passage:
     """Validate one raw record (a dict of canonical field names) and build a :class:`Passage`.
 
+    ``labels`` must be a list unless ``labels_text_ok`` (CSV/TSV cells may hold ``a;b`` text).
+
     Raises:
         RecordErrorException: carrying a :class:`RecordError` naming the field.
     """
+    rid_seen = raw.get("id") if isinstance(raw, dict) else None
 
     def fail(fld: str, msg: str, hint: str) -> RecordErrorException:
-        return RecordErrorException(RecordError(source, line, fld, msg, hint, raw=_excerpt(raw)))
+        rid = str(rid_seen) if isinstance(rid_seen, (str, int)) and not isinstance(rid_seen, bool) else None
+        return RecordErrorException(RecordError(source, line, fld, msg, hint, raw=_excerpt(raw),
+                                                record_id=rid))
 
     if not isinstance(raw, dict):
         raise fail("<record>", f"expected a JSON object, got {type(raw).__name__}",
@@ -154,6 +160,9 @@ def record_to_passage(
 
     labels: list[str] | None
     if "labels" in raw and raw["labels"] is not None:
+        if not labels_text_ok and not isinstance(raw["labels"], list):
+            raise fail("labels", f"expected a list of label strings, got {type(raw['labels']).__name__} "
+                       f"{raw['labels']!r:.40}", 'write labels as a JSON list: ["a", "b"] ([] for none)')
         try:
             labels = parse_labels(raw["labels"], sep=labels_sep)
         except TypeError as exc:

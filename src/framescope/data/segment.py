@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from framescope.data.schema import Passage
 
-__all__ = ["split_article", "split_articles", "approx_tokens", "paragraph_spans", "sentence_spans"]
+__all__ = ["approx_tokens", "paragraph_spans", "sentence_spans", "split_article", "split_articles"]
 
 TokenCounter = Callable[[str], int]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from framescope.data.io import write_records
 from framescope.data.schema import Passage
 
-__all__ = ["group_key", "split_passages", "write_splits", "DEFAULT_RATIOS"]
+__all__ = ["DEFAULT_RATIOS", "group_key", "split_passages", "write_splits"]
 
 DEFAULT_RATIOS: dict[str, float] = {"train": 0.8, "dev": 0.1, "test": 0.1}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from framescope.data.errors import DataError, RecordError
 
-__all__ = ["Label", "Taxonomy", "load_taxonomy", "DEFAULT_TAXONOMY"]
+__all__ = ["DEFAULT_TAXONOMY", "Label", "Taxonomy", "load_taxonomy"]
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +140,11 @@ class Taxonomy:
                    source=str(data.get("source") or ""))
 
     @classmethod
-    def from_ids(cls, ids: Iterable[str], *, id: str = "custom") -> Taxonomy:  # noqa: A002
+    def from_ids(cls, ids: Iterable[str], *, id: str = "custom") -> Taxonomy:
         return cls([Label(id=x) for x in ids], id=id)
 
     @classmethod
-    def infer(cls, label_lists: Iterable[list[str] | None], *, id: str = "inferred") -> Taxonomy:  # noqa: A002
+    def infer(cls, label_lists: Iterable[list[str] | None], *, id: str = "inferred") -> Taxonomy:
         """Build a taxonomy from the labels seen in data (sorted), with a warning."""
         counts: Counter[str] = Counter()
         for labels in label_lists:

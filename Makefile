@@ -1,0 +1,36 @@
+# framescope: two commands do all the set-up on a fresh machine.
+#   make demo   train the default model if missing, score the sample feed, write the report
+#   make test   lint and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE_OUT ?= reports/sample
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	test -f models/default/framescope.json || $(BIN)/framescope train --out models/default
+	$(BIN)/framescope score --model models/default data/samples/feed.xml data/samples/articles.jsonl \
+		--out $(SAMPLE_OUT)/scores.jsonl --level both --evidence
+	$(BIN)/framescope report $(SAMPLE_OUT)/scores.jsonl $(SAMPLE_OUT)/scores.articles.jsonl \
+		--out $(SAMPLE_OUT)
+	@echo "report: $(SAMPLE_OUT)/report.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench train.py evaluate.py
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Report rendering: the evaluation report and the analyst report, with their plots and templates."""

@@ -1,0 +1,38 @@
+"""Helpers shared by the HTML reports: figures embedded as ``data:`` URIs (no network, no files)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+__all__ = ["figure_to_data_uri", "figure_to_png", "bytes_to_data_uri"]
+
+
+def figure_to_png(fig: Any, *, dpi: int = 144) -> bytes:
+    """Render a matplotlib figure to PNG bytes.
+
+    Example:
+        >>> from matplotlib.figure import Figure
+        >>> figure_to_png(Figure(figsize=(1, 1)))[:4]
+        b'\\x89PNG'
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    return buf.getvalue()
+
+
+def bytes_to_data_uri(data: bytes, mime: str = "image/png") -> str:
+    """A ``data:`` URI holding ``data`` (base64), for self-contained HTML."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def figure_to_data_uri(fig: Any, *, dpi: int = 144) -> str:
+    """Render a matplotlib figure as a base64 PNG ``data:`` URI for an ``<img src=…>``.
+
+    Example:
+        >>> from matplotlib.figure import Figure
+        >>> figure_to_data_uri(Figure(figsize=(1, 1))).startswith("data:image/png;base64,")
+        True
+    """
+    return bytes_to_data_uri(figure_to_png(fig, dpi=dpi))

@@ -52,3 +52,12 @@ def errors_path(args: argparse.Namespace, out: Path | None) -> Path:
     if out is not None:
         return out.with_name(out.name.split(".")[0] + ".errors.jsonl")
     return Path("errors.jsonl")
+
+
+def progress(items, desc: str, unit: str = "record"):
+    """A tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, disable=not sys.stderr.isatty(), mininterval=0.5)

@@ -14,6 +14,7 @@ from framescope.commands.common import (
     add_error_args,
     add_input_args,
     errors_path,
+    progress,
     read_options,
     taxonomy_arg,
 )
@@ -92,19 +93,27 @@ def _percentiles(values: list[int]) -> dict[str, float]:
         "min": int(arr.min()), "max": int(arr.max()), "mean": round(float(arr.mean()), 1)}
 
 
+def _split_from_name(source: str | None) -> str:
+    """``train``/``dev``/``test`` from a file named so (e.g. data/seed/dev.jsonl), else ``all``."""
+    stem = Path(source or "").name.split(".")[0]
+    return stem if stem in ("train", "dev", "validation", "test") else "all"
+
+
 def compute_stats(passages: list[Passage], read: ReadStats,
                   taxonomy: Taxonomy | None = None) -> dict:
     """The statistics printed by ``framescope data stats`` (a JSON-ready dict)."""
     by_split: dict[str, Counter[str]] = {}
     n_split: Counter[str] = Counter()
+    groups_split: dict[str, set[str]] = {}
     none_split: Counter[str] = Counter()
     groups, outlets = set(), Counter()
     labelled = 0
     multi = 0
     for p in passages:
-        split = p.split or "all"
+        split = p.split or _split_from_name(p.source)
         n_split[split] += 1
         groups.add(p.group)
+        groups_split.setdefault(split, set()).add(p.group)
         if p.outlet:
             outlets[p.outlet] += 1
         if p.labels is not None:
@@ -121,6 +130,7 @@ def compute_stats(passages: list[Passage], read: ReadStats,
         "records": len(passages),
         "splits": dict(n_split),
         "groups": len(groups),
+        "groups_by_split": {k: len(v) for k, v in groups_split.items()},
         "outlets": dict(outlets.most_common()),
         "labelled": labelled,
         "no_label": dict(none_split),
@@ -139,7 +149,8 @@ def print_stats(st: dict, out=sys.stdout) -> None:
       + (f" ({st['read']['excluded']} excluded by a dataset rule)" if st['read']['excluded'] else "")
       + "\n")
     splits = ", ".join(f"{k} {v}" for k, v in st["splits"].items())
-    w(f"passages: {st['records']} ({splits}); groups (articles): {st['groups']}; "
+    gsplits = ", ".join(f"{k} {v}" for k, v in st["groups_by_split"].items())
+    w(f"passages: {st['records']} ({splits}); groups (articles): {st['groups']} ({gsplits}); "
       f"fingerprint {st['fingerprint']}\n")
     if st["outlets"]:
         w(f"outlets ({len(st['outlets'])}): "
@@ -167,9 +178,9 @@ def print_stats(st: dict, out=sys.stdout) -> None:
 def cmd_stats(args: argparse.Namespace) -> int:
     tax = taxonomy_arg(args.taxonomy)
     log, stats = ErrorLog(keep=10), ReadStats()
-    passages = list(read_passages(args.paths, read_options(args),
-                                  taxonomy=tax if isinstance(tax, Taxonomy) else None,
-                                  on_error="collect", log=log, stats=stats))
+    passages = list(progress(read_passages(args.paths, read_options(args),
+                                           taxonomy=tax if isinstance(tax, Taxonomy) else None,
+                                           on_error="collect", log=log, stats=stats), "reading"))
     st = compute_stats(passages, stats, tax if isinstance(tax, Taxonomy) else None)
     if args.json:
         print(json.dumps(st, indent=2, ensure_ascii=False))

@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/framescope score --model models/default data/samples/feed.xml data/samples/articles.jsonl \
 		--out $(SAMPLE_OUT)/scores.jsonl --level both --evidence
 	$(BIN)/framescope report $(SAMPLE_OUT)/scores.jsonl $(SAMPLE_OUT)/scores.articles.jsonl \
-		--out $(SAMPLE_OUT)
+		--out $(SAMPLE_OUT) --period quarter --min-articles 3
 	@echo "report: $(SAMPLE_OUT)/report.html"
 
 lint: $(STAMP)

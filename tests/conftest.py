@@ -64,8 +64,9 @@ def toy_records(n: int = 60, seed: int = 0) -> list[dict]:
     for i in range(n):
         labs = [lab for lab in TOY_LABELS if rng.random() < 0.35]
         words = " ".join(TOY_WORDS[lab] for lab in labs) or "weather report today"
-        rows.append({"id": f"t{i}", "article_id": f"art{i // 3}", "outlet": f"Outlet {i % 4}",
-                     "published": f"2023-0{1 + i % 9}-1{i % 10}",
+        art = i // 3
+        rows.append({"id": f"t{i}", "article_id": f"art{art}", "outlet": f"Outlet {art % 4}",
+                     "published": f"2023-0{1 + art % 9}-1{art % 10}",
                      "text": f"Item {i}: the {words} story number {i}.", "labels": labs})
     return rows
 

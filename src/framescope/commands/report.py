@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from framescope.reports.analyst import PERIODS
+
+if TYPE_CHECKING:
+    from framescope.data import Taxonomy
 
 EPILOG = """\
 examples:
@@ -22,10 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     p = sub.add_parser(
         "report", help="analyst report from scored feeds: prevalence, trends, comparison, evidence",
-        description="Turn 'framescope score' output into a framing report: frame prevalence per "
-                    "outlet with 95%% Wilson intervals (heatmap and table), prevalence over time, "
-                    "an optional two-outlet comparison with significance tests and effect sizes, "
-                    "and the most confident passages per frame as evidence.",
+        description="Turn 'framescope score' output into a framing report:\n"
+                    "  - frame prevalence per outlet with 95% Wilson intervals (heatmap and table)\n"
+                    "  - prevalence over time (small periods marked, undated articles counted)\n"
+                    "  - optionally, two outlets compared frame by frame (test + effect size)\n"
+                    "  - the most confident passages per frame as evidence, spans highlighted\n"
+                    "An article carries a frame when its article row lists it, or else when any of\n"
+                    "its passages does (the model's thresholds are applied by 'framescope score').",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scored", nargs="+", metavar="SCORED",
                    help="output(s) of 'framescope score': .jsonl, .csv or .parquet files, folders or "
@@ -35,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", default="outlet", metavar="FIELD",
                    help="article field that defines the groups (default: outlet)")
     p.add_argument("--period", choices=PERIODS, default="month",
-                   help="time bins for the trend charts: ISO week or calendar month (default: month)")
+                   help="time bins for the trend charts: ISO week (Monday first), calendar month, "
+                        "quarter or year (default: month)")
     p.add_argument("--labels", nargs="+", metavar="LABEL",
                    help="report only these frames (space- or comma-separated label ids)")
     p.add_argument("--min-articles", type=int, default=5, metavar="N",
@@ -53,14 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _taxonomy(value: str, scored_labels: list[str] | None = None):  # -> Taxonomy | None
+def _taxonomy(value: str) -> Taxonomy | str | None:
     from framescope.data import DEFAULT_TAXONOMY, load_taxonomy
 
-    if value == "none":
-        return None
-    if value in ("auto", "default"):
-        return load_taxonomy(DEFAULT_TAXONOMY)
-    return load_taxonomy(value)
+    if value in ("none", "auto"):
+        return None if value == "none" else "auto"
+    return load_taxonomy(DEFAULT_TAXONOMY if value == "default" else value)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -77,11 +83,6 @@ def cmd_report(args: argparse.Namespace) -> int:
                           compare=tuple(args.compare) if args.compare else None, top=args.top,
                           title=args.title, taxonomy=taxonomy, progress=not args.no_progress)
     summary = build_summary(args.scored, config)
-    if args.taxonomy == "auto" and taxonomy is not None:
-        scored = [lab["id"] for lab in summary["labels"]]
-        if not all(lab in taxonomy for lab in scored):  # not the war frames: show ids as names
-            config.taxonomy = None
-            summary = build_summary(args.scored, config)
     if summary["counts"]["articles"] == 0:
         raise DataError("no articles in the scored files")
     files = write_report(summary, args.out, max_chart_groups=config.max_chart_groups,

@@ -6,7 +6,7 @@ import base64
 import io
 from typing import Any
 
-__all__ = ["figure_to_data_uri", "figure_to_png", "bytes_to_data_uri"]
+__all__ = ["bytes_to_data_uri", "figure_to_data_uri", "figure_to_png"]
 
 
 def figure_to_png(fig: Any, *, dpi: int = 144) -> bytes:
@@ -36,3 +36,20 @@ def figure_to_data_uri(fig: Any, *, dpi: int = 144) -> str:
         True
     """
     return bytes_to_data_uri(figure_to_png(fig, dpi=dpi))
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]#|!~"})
+
+
+def markdown_escape(text: str) -> str:
+    """Make untrusted text inert in Markdown: HTML-escaped, Markdown specials and pipes
+    backslash-escaped, line breaks turned into spaces (safe in tables and list items).
+
+    Example:
+        >>> markdown_escape("<script>x</script> *a* | b\\nc")
+        '&lt;script&gt;x&lt;/script&gt; \\\\*a\\\\* \\\\| b c'
+    """
+    import html
+
+    text = html.escape(text, quote=False).translate(_MD_SPECIAL)
+    return " ".join(text.split())

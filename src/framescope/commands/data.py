@@ -142,8 +142,8 @@ def compute_stats(passages: list[Passage], read: ReadStats,
     }
 
 
-def print_stats(st: dict, out=sys.stdout) -> None:
-    w = out.write
+def print_stats(st: dict, out=None) -> None:
+    w = (out or sys.stdout).write
     w(f"{st['read']['read']} records read = {st['read']['accepted']} accepted + "
       f"{st['read']['rejected']} rejected"
       + (f" ({st['read']['excluded']} excluded by a dataset rule)" if st['read']['excluded'] else "")

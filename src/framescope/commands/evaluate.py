@@ -85,9 +85,9 @@ def _f(value: Any) -> str:
     return "  n/a" if value is None else f"{value:.3f}"
 
 
-def print_summary(result: dict[str, Any], paths: dict[str, Path], out: Any = sys.stdout) -> None:
+def print_summary(result: dict[str, Any], paths: dict[str, Path], out: Any = None) -> None:
     """One screen: overall scores with intervals, per-label F1 side by side, tests, files."""
-    w = out.write
+    w = (out or sys.stdout).write
     systems = result["systems"]
     keys = [k for k in ("model", "compare", "baseline") if k in systems]
     short = {"model": result["systems"]["model"]["name"][:14], "compare": systems.get("compare", {}).get("name", "")[:14],

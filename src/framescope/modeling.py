@@ -33,6 +33,7 @@ __all__ = [
     "Artifact",
     "ArtifactError",
     "build_model",
+    "grow_head",
     "load_artifact",
     "predict_proba",
     "resolve_base",
@@ -158,6 +159,8 @@ class Artifact:
     thresholds: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: inference runners by (precision, model id), built on first use (see framescope.runtime)
+    runners: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def single_label(self) -> bool:
@@ -311,44 +314,111 @@ def predict_proba(
     max_length: int | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """Probabilities for ``texts``: length-sorted batches, dynamic padding, inference mode.
+    """Probabilities for ``texts``: token-length-sorted batches, dynamic padding, inference mode.
 
-    Multi-label models give sigmoid scores; single-label ones softmax. Scores are computed in
-    float32 from the logits whatever the autocast precision.
+    The texts are tokenized once, sorted by token count (longest first) so each batch pads to
+    nearly its own length, and run through a :class:`framescope.runtime.Runner` at
+    ``precision`` (``auto``, ``fp32``, ``bf16``, ``int8`` or ``onnx``; ``auto`` is bf16 only on
+    CPUs with native bf16). Multi-label models give sigmoid scores, single-label ones softmax,
+    computed in float32 from the logits whatever the precision. Rows follow ``texts``' order.
+
+    Example:
+        >>> predict_proba(artifact, ["Shelling hit the port."]).shape  # doctest: +SKIP
+        (1, 9)
     """
-    import torch
+    from framescope.runtime import get_runner
 
-    model, tok = artifact.model, artifact.tokenizer
     max_length = max_length or artifact.max_length
     n = len(texts)
     out = np.zeros((n, len(artifact.taxonomy)), dtype=np.float32)
     if n == 0:
         return out
-    lengths = [len(t) for t in texts]
-    order = np.argsort(lengths, kind="stable")[::-1]
-    dtype = autocast_dtype(precision)
-    device = next(model.parameters()).device
+    if batch_size < 1:
+        raise ValueError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
+    runner = get_runner(artifact, precision)
+    tok = artifact.tokenizer
+    ids = tok(list(texts), truncation=True, max_length=max_length, add_special_tokens=True,
+              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
+    order = np.argsort(-lengths, kind="stable")
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    left = getattr(tok, "padding_side", "right") == "left"
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, unit="passage", desc="scoring")
-    model.eval()
-    with torch.inference_mode():
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            enc = tok([texts[j] for j in idx], truncation=True, max_length=max_length,
-                      padding=True, return_tensors="pt").to(device)
-            if dtype is not None:
-                with torch.autocast(device_type=device.type, dtype=dtype):
-                    logits = model(**enc).logits
-            else:
-                logits = model(**enc).logits
-            logits = logits.float()
-            probs = torch.softmax(logits, -1) if artifact.single_label else torch.sigmoid(logits)
-            out[idx] = probs.cpu().numpy()
-            if bar is not None:
-                bar.update(len(idx))
+    for i in range(0, n, batch_size):
+        idx = order[i:i + batch_size]
+        width = int(lengths[idx[0]])
+        input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for row, j in enumerate(idx):
+            seq = ids[j]
+            cols = slice(width - len(seq), width) if left else slice(0, len(seq))
+            input_ids[row, cols] = seq
+            mask[row, cols] = 1
+        logits = runner.logits({"input_ids": input_ids, "attention_mask": mask}).astype(np.float64)
+        if artifact.single_label:
+            logits -= logits.max(axis=1, keepdims=True)
+            expd = np.exp(logits)
+            probs = expd / expd.sum(axis=1, keepdims=True)
+        else:
+            probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
+        out[idx] = probs
+        if bar is not None:
+            bar.update(len(idx))
     if bar is not None:
         bar.close()
     return out
+
+
+def grow_head(model: Any, old: Taxonomy, new: Taxonomy, *, seed: int = 0) -> None:
+    """Grow a classification model's output layer from ``old`` labels to ``new`` labels, in place.
+
+    ``new`` must list ``old``'s labels first, in the same order (as :meth:`Taxonomy.extended`
+    builds it). The rows (weights and bias) of the old labels are copied exactly; rows of the
+    new labels are initialised fresh (normal with the backbone's ``initializer_range``, zero
+    bias) from ``seed``. ``config.num_labels``, ``id2label`` and ``label2id`` are updated.
+
+    Raises:
+        ArtifactError: when ``new`` does not start with ``old`` or the output layer cannot be
+            found.
+
+    Example:
+        >>> grow_head(model, Taxonomy.from_ids(["a"]), Taxonomy.from_ids(["a", "b"]))  # doctest: +SKIP
+    """
+    import torch
+
+    n_old, n_new = len(old), len(new)
+    if new.ids[:n_old] != old.ids:
+        raise ArtifactError(f"cannot grow the head: new labels {new.ids} must start with the old "
+                            f"labels {old.ids} in the same order")
+    if n_new == n_old:
+        return
+    candidates = [(name, mod) for name, mod in model.named_modules()
+                  if isinstance(mod, torch.nn.Linear) and mod.out_features == n_old
+                  and name.split(".")[0] in ("classifier", "score", "out_proj", "head")]
+    if not candidates:
+        raise ArtifactError(f"cannot find the output layer ({n_old} outputs) of "
+                            f"{type(model).__name__} to grow it to {n_new} labels")
+    name, layer = candidates[-1]
+    std = float(getattr(model.config, "initializer_range", 0.02))
+    gen = torch.Generator().manual_seed(seed)
+    fresh = torch.nn.Linear(layer.in_features, n_new, bias=layer.bias is not None)
+    with torch.no_grad():
+        weight = torch.randn(n_new, layer.in_features, generator=gen) * std
+        weight[:n_old] = layer.weight.detach().float().cpu()
+        fresh.weight.copy_(weight)
+        if layer.bias is not None:
+            bias = torch.zeros(n_new)
+            bias[:n_old] = layer.bias.detach().float().cpu()
+            fresh.bias.copy_(bias)
+    fresh.to(device=layer.weight.device, dtype=layer.weight.dtype)
+    parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+    setattr(parent, name.rsplit(".", 1)[-1], fresh)
+    model.config.num_labels = n_new
+    model.config.id2label = dict(enumerate(new.ids))
+    model.config.label2id = new.index
+    if hasattr(model, "num_labels"):
+        model.num_labels = n_new

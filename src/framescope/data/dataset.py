@@ -43,6 +43,60 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+class _SeenIds:
+    """Ids read so far, kept as 8-byte hashes with the source and line where each was first
+    seen, in an open-addressing table of 16 bytes a slot (a dict of tuples took ~185 bytes an
+    id: 37 MB for 200,000 records)."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._np = np
+        self._sources: list[str] = []
+        self._source_index: dict[str, int] = {}
+        self._n = 0
+        self._alloc(1 << 10)
+
+    def _alloc(self, size: int) -> None:
+        self._keys = self._np.zeros(size, dtype=self._np.uint64)  # 0 = empty slot
+        self._where = self._np.zeros(size, dtype=self._np.uint64)  # source index << 32 | line
+        self._mask = size - 1
+
+    def _slot(self, key: int) -> int:
+        keys, mask = self._keys, self._mask
+        i = key & mask
+        while True:
+            k = int(keys[i])
+            if k == 0 or k == key:
+                return i
+            i = (i + 1) & mask
+
+    def first_seen(self, rid: str, source: str, line: int) -> tuple[str, int] | None:
+        """Where ``rid`` was first seen, or None after recording it at ``source:line``."""
+        key = int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=8).digest(), "big") or 1
+        i = self._slot(key)
+        if int(self._keys[i]) == key:
+            where = int(self._where[i])
+            return self._sources[where >> 32], where & 0xFFFFFFFF
+        src = self._source_index.get(source)
+        if src is None:
+            src = self._source_index[source] = len(self._sources)
+            self._sources.append(source)
+        self._keys[i] = key
+        self._where[i] = (src << 32) | min(max(line, 0), 0xFFFFFFFF)
+        self._n += 1
+        if self._n * 10 > len(self._keys) * 6:  # keep the load under 60%
+            used = self._np.flatnonzero(self._keys)
+            keys, where = self._keys[used], self._where[used]
+            self._alloc(2 * len(self._keys))
+            for start in range(0, len(keys), 4096):  # small Python lists: no memory spike
+                for k, w in zip(keys[start:start + 4096].tolist(), where[start:start + 4096].tolist()):
+                    j = self._slot(k)
+                    self._keys[j] = k
+                    self._where[j] = w
+        return None
+
+
 def read_passages(
     paths: Iterable[str | Path],
     options: ReadOptions | None = None,
@@ -70,14 +124,11 @@ def read_passages(
     options = options or ReadOptions()
     log = log if log is not None else ErrorLog()
     stats = stats if stats is not None else ReadStats()
-    seen: dict[int, tuple[str, int]] = {}
-
-    def id_key(rid: str) -> int:
-        return int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=8).digest(), "big")
+    seen = _SeenIds()
 
     def reject(error: RecordError) -> None:
         if check_duplicates and error.record_id is not None and error.field != "id":
-            seen.setdefault(id_key(error.record_id), (error.source, error.line))
+            seen.first_seen(error.record_id, error.source, error.line)
         stats.rejected += 1
         stats.excluded += error.excluded
         log.add(error)
@@ -96,14 +147,13 @@ def read_passages(
                     reject(err)
                     continue
             if check_duplicates:
-                key = id_key(item.id)
-                if key in seen:
-                    src, line = seen[key]
+                first = seen.first_seen(item.id, item.source or str(path), item.line or 0)
+                if first is not None:
+                    src, line = first
                     reject(RecordError(item.source or str(path), item.line or 0, "id",
                                        f"duplicate id {item.id!r} (first seen at {src}:{line})",
                                        "give every record a unique id"))
                     continue
-                seen[key] = (item.source or str(path), item.line or 0)
             stats.accepted += 1
             yield item
 

@@ -1,0 +1,132 @@
+"""The real-data quality benchmark (bench/quality.py): its metric helpers, its report, and a
+smoke run through the public CLI on a few hundred BABE sentences with the tiny backbone."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, shared
+
+BENCH = ROOT / "bench" / "quality.py"
+
+
+@pytest.fixture(scope="module")
+def quality():
+    spec = importlib.util.spec_from_file_location("bench_quality", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_quality"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(id_: str, text: str, spans: list[tuple[str, float]], labels=("Biased",)) -> dict:
+    return {"id": id_, "text": text, "labels": list(labels),
+            "evidence": {"Biased": [{"text": t, "weight": w, "start": text.index(t),
+                                     "end": text.index(t) + len(t)} for t, w in spans]}}
+
+
+def test_evidence_precision_counts_hits_in_weight_order(quality):
+    rows = [
+        # strongest span first after sorting: "radical" (hit), then "the" (miss)
+        _row("a", "The radical mob stormed the hall", [("the", 0.1), ("radical", 0.4)]),
+        # one evidence word only, a miss: judged on that one word at every k
+        _row("b", "Officials said the vote was delayed", [("Officials", 0.2)]),
+        # predicted Non-biased: not counted
+        _row("c", "A shocking lie", [("lie", 0.5)], labels=("Non-biased",)),
+        # no annotated words: not counted
+        _row("d", "Rates rose", [("Rates", 0.3)]),
+    ]
+    gold = {"a": ["radical", "mob"], "b": ["delayed"], "c": ["lie"], "d": []}
+    r = quality.evidence_precision(rows, gold, label="Biased", ks=(1, 3), seed=0, draws=50)
+    assert r["passages"] == 2
+    k1, k3 = r["k"]["1"], r["k"]["3"]
+    assert k1["precision"] == pytest.approx((1.0 + 0.0) / 2)
+    # a: top-2 words radical (hit), the (miss) -> 1/2; b: 0/1
+    assert k3["precision"] == pytest.approx((0.5 + 0.0) / 2)
+    assert k3["hit_rate"] == pytest.approx(0.5)
+    # random words: expected share of annotated words per sentence: a 2/6, b 1/6
+    assert k1["random_expected_precision"] == pytest.approx((2 / 6 + 1 / 6) / 2, abs=1e-4)
+    assert 0.1 < k1["random_precision"] < 0.4
+
+
+def test_evidence_precision_is_case_and_punctuation_insensitive(quality):
+    rows = [_row("a", "They called it “Fake” news", [("“Fake”", 0.3)])]
+    r = quality.evidence_precision(rows, {"a": ["fake"]}, label="Biased", ks=(1,))
+    assert r["k"]["1"]["precision"] == 1.0
+
+
+def test_evidence_precision_pieces_of_a_long_record_use_its_gold_words(quality):
+    rows = [_row("a#0", "Radical plans", [("Radical", 0.3)]), _row("a#1", "were shown", [("shown", 0.2)])]
+    r = quality.evidence_precision(rows, {"a": ["radical"]}, label="Biased", ks=(1,))
+    assert r["passages"] == 2 and r["k"]["1"]["precision"] == pytest.approx(0.5)
+
+
+def test_evidence_precision_without_evidence_is_counted_apart(quality):
+    rows = [_row("a", "Plain words here", [])]
+    r = quality.evidence_precision(rows, {"a": ["plain"]}, label="Biased", ks=(1,))
+    assert r["passages"] == 0 and r["passages_without_evidence"] == 1
+    assert r["k"]["1"]["precision"] is None
+
+
+def test_mean_sd_and_display(quality):
+    ms = quality._mean_sd([0.5, 0.7, None])
+    assert ms["mean"] == pytest.approx(0.6) and ms["sd"] == pytest.approx(0.1414, abs=1e-4) and ms["n"] == 2
+    assert quality._fmt(ms) == "0.600 ± 0.141"
+    assert quality._fmt(quality._mean_sd([])) == "n/a"
+    cmd = [str(Path(sys.executable).with_name("framescope")), "train", "--train",
+           str(ROOT.parent / "shared" / "data" / "babe"), "--out", str(ROOT / "models" / "x")]
+    assert quality.display(cmd) == "framescope train --train ../shared/data/babe --out models/x"
+    assert quality.display([sys.executable, "-m", "framescope.cli", "evaluate"]) == "framescope evaluate"
+
+
+def test_missing_data_is_skipped_with_a_clear_message(quality, tmp_path, capsys):
+    rc = quality.main(["--task", "babe", "--data-root", str(tmp_path / "nowhere"),
+                       "--results-dir", str(tmp_path / "results"), "--cache", str(tmp_path / "cache")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "skipped: data not found" in out
+    result = json.loads((tmp_path / "results" / "babe.json").read_text())
+    assert result["status"] == "skipped" and "data not found" in result["reason"]
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "Not run: data not found" in md
+
+
+@pytest.mark.slow
+def test_smoke_run_babe_through_the_public_cli(tiny_base, tmp_path):
+    """A few hundred BABE sentences, 1 epoch, the tiny backbone: split, train, evaluate with the
+    TF-IDF baseline, score with evidence, then the results JSON and RESULTS.md."""
+    shared("babe")
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--task", "babe", "--smoke", "--base", str(tiny_base),
+         "--cache", str(tmp_path / "cache"), "--results-dir", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads((results / "babe-smoke.json").read_text())
+    assert r["status"] == "ok" and r["smoke"] is True
+    assert r["reference"]["value"] == pytest.approx(0.804)
+    sm = r["summary"]
+    for system in ("model", "baseline"):
+        assert 0.0 <= sm[system]["macro_f1"]["mean"] <= 1.0
+        assert set(sm[system]["per_label"]) == {"Biased", "Non-biased"}
+    assert sm["baseline"]["macro_f1"]["mean"] > 0.5  # TF-IDF learns something from ~230 sentences
+    seed = r["seeds"][0]
+    assert seed["artifact"]["problem_type"] == "single_label"
+    assert seed["train"]["peak_rss_mb"] > 50 and seed["train"]["seconds"] > 0
+    assert r["config"]["evidence_sentences"]["scored"] == 30
+    assert seed["evidence"]["scored_passages"] >= 30  # a sentence over 64 tokens is scored in pieces
+    assert seed["evidence"]["k"]["1"]["random_precision"] is not None or seed["evidence"]["passages"] == 0
+    split = r["config"]["split"]
+    assert split["group_by"] == "outlet+topic" and split["seed"] == 13
+    assert r["commands"]["train"].startswith("framescope train ") and "--single-label" in r["commands"]["train"]
+    assert "--baseline tfidf" in r["commands"]["evaluate"]
+    assert "--evidence" in r["commands"]["score"]
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "BABE" in md and "precision@k" in md and "0.804" in md
+    # nothing derived from the public data lands in the repository
+    assert not any((ROOT / "bench" / "results").glob("babe-smoke*.json"))

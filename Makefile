@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMPLE_OUT ?= reports/sample
+# add --evidence for evidence spans (occlusion: up to 32 extra forward passes per labelled passage)
+SCORE_FLAGS ?= --level both --overwrite
 
 .PHONY: setup demo test lint bench clean
 
@@ -21,7 +23,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	test -f models/default/framescope.json || $(BIN)/framescope train --out models/default
 	$(BIN)/framescope score --model models/default data/samples/feed.xml data/samples/articles.jsonl \
-		--out $(SAMPLE_OUT)/scores.jsonl --level both --evidence
+		--out $(SAMPLE_OUT)/scores.jsonl $(SCORE_FLAGS)
 	$(BIN)/framescope report $(SAMPLE_OUT)/scores.jsonl $(SAMPLE_OUT)/scores.articles.jsonl \
 		--out $(SAMPLE_OUT) --period quarter --min-articles 3
 	@echo "report: $(SAMPLE_OUT)/report.html"

@@ -139,7 +139,7 @@ def run_seed(seed: int, prep: dict[str, Any], work: Path, common: dict[str, Any]
                           dev=[str(prep["dev"])], test=[str(prep["test"])], taxonomy=str(prep["tax_full"]))
     if scratch_model:
         m = json.loads((Path(scratch_model) / "framescope.json").read_text())
-        if m["taxonomy"]["labels"] and [x["id"] for x in m["taxonomy"]["labels"]] != prep["full_ids"]:
+        if {x["id"] for x in m["taxonomy"]["labels"]} != set(prep["full_ids"]):
             raise SystemExit(f"--scratch-model {scratch_model} has other labels than {prep['full_ids']}")
         out["scratch10"] = {"reused": str(scratch_model), "best_epoch": m["training"]["best_epoch"],
                             "train_passages": m["training"]["train_passages"],
@@ -205,7 +205,8 @@ def main() -> int:
         common[key.strip().replace("-", "_")] = yaml.safe_load(value)
     print(f"old frames ({len(prep['old_ids'])}): {', '.join(prep['old_ids'])}\nnew frames: "
           f"{', '.join(prep['new_ids'])}\n{prep['counts']}", flush=True)
-    if args.scratch_model and (len(args.seeds) > 1 or common):
+    if args.scratch_model and (len(args.seeds) > 1 or args.base or args.epochs or args.set
+                               or args.precision != "auto"):
         raise SystemExit("--scratch-model is for one seed with the default settings")
     runs = [run_seed(s, prep, work, common, args.ablation, args.scratch_model, args.resume)
             for s in args.seeds]

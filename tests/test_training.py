@@ -454,3 +454,17 @@ def test_freeze_defaults_to_half_the_layers(tiny_base: Path) -> None:
     assert model.classifier.weight.requires_grad
     with pytest.raises(DataError, match="would freeze all 2 layers"):
         _freeze(model, False, 2)
+
+
+def test_no_data_arguments_mean_seed_data_and_default_taxonomy() -> None:
+    from framescope.data import DEFAULT_TAXONOMY, load_taxonomy
+    from framescope.training import SEED_DIR, _default_paths, _resolve_taxonomy
+
+    cfg = TrainConfig()
+    if not (SEED_DIR / "train.jsonl").exists():
+        pytest.skip("seed data not bundled")
+    filled = _default_paths(cfg)
+    assert filled.train == [str(SEED_DIR / "train.jsonl")]
+    tax = _resolve_taxonomy(filled, None, seed_data=cfg.uses_seed_data)
+    assert tax.ids == load_taxonomy(DEFAULT_TAXONOMY).ids  # the file's order, not inferred
+    assert _resolve_taxonomy(TrainConfig(train=["x.jsonl"]), None) == "infer"

@@ -943,13 +943,14 @@ def _make_callbacks(model: Any, state_box: dict[str, Any], patience: int, progre
 
 # ---------------------------------------------------------------------------- the pipeline
 
-def _resolve_taxonomy(cfg: TrainConfig, old: Artifact | None) -> Taxonomy | str | None:
-    """The taxonomy to read the training data with (``"infer"`` or ``None`` = decided later)."""
+def _resolve_taxonomy(cfg: TrainConfig, old: Artifact | None, *, seed_data: bool = False) -> Taxonomy | str | None:
+    """The taxonomy to read the training data with (``"infer"`` or ``None`` = decided later);
+    the default taxonomy for the bundled seed data, inferred from the data otherwise."""
     if old is not None:
         return None if cfg.taxonomy in (None, "infer") else (
             load_taxonomy(DEFAULT_TAXONOMY) if cfg.taxonomy == "default" else load_taxonomy(cfg.taxonomy))
     if cfg.taxonomy is None:
-        return load_taxonomy(DEFAULT_TAXONOMY) if cfg.uses_seed_data else "infer"
+        return load_taxonomy(DEFAULT_TAXONOMY) if seed_data else "infer"
     if cfg.taxonomy == "infer":
         return "infer"
     if cfg.taxonomy == "default":
@@ -1047,6 +1048,7 @@ def train(config: TrainConfig, *, progress: bool = True,
     import transformers
     from transformers import TrainingArguments, set_seed
 
+    seed_data = config.uses_seed_data  # decided before the seed paths are filled in
     cfg = _default_paths(config)
     given_max_length = cfg.max_length
     old: Artifact | None = None
@@ -1059,7 +1061,7 @@ def train(config: TrainConfig, *, progress: bool = True,
         raise DataError("continued training needs new data: pass --train PATH")
 
     # ------------------------------------------------------------------ data
-    tax_arg = _resolve_taxonomy(cfg, old)
+    tax_arg = _resolve_taxonomy(cfg, old, seed_data=seed_data)
     options = cfg.read_options()
     if old is not None:
         train_data = _read(cfg.train, cfg, tax_arg if isinstance(tax_arg, Taxonomy) else None,

@@ -136,7 +136,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         labels_map=args.labels_map, n_boot=args.bootstrap, seed=args.seed,
         batch_size=args.batch_size, precision=args.precision, on_error=args.on_error,
         errors_path=args.errors if args.errors is not None else out / "errors.jsonl",
-        top_errors=args.top_errors, command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+        top_errors=args.top_errors, command=list(getattr(args, "argv", None) or [Path(sys.argv[0]).name, *sys.argv[1:]]),
     )
     result = evaluate(cfg)
     paths = write_outputs(result, out, reports=not args.no_reports)

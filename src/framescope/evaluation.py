@@ -138,18 +138,9 @@ def load_labels_map(path: str | Path) -> dict[str, str | None]:
         DataError: when the file is missing, does not parse or is not a flat mapping of strings.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"labels map not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    from framescope.data.io import read_json_or_yaml
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # json and yaml raise different types
-        raise DataError(f"{path}: cannot parse the labels map: {exc}") from exc
+    data = read_json_or_yaml(path, "labels map")
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a mapping of data labels to model labels, e.g. "
                         f'{{"Economic": "economic_cost", "Other": null}}; got {type(data).__name__}')

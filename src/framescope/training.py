@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import logging
 import math
 import os
@@ -275,19 +274,10 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
         """Load a JSON or YAML config file; ``overrides`` (e.g. CLI flags) win over the file."""
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"config file not found: {path}")
-        text = path.read_text(encoding="utf-8-sig")
-        try:
-            if path.suffix.lower() == ".json":
-                data = json.loads(text)
-            else:
-                import yaml
+        from framescope.data.io import read_json_or_yaml
 
-                data = yaml.safe_load(text)
-        except Exception as exc:  # json and yaml raise different types
-            raise DataError(f"{path}: cannot parse the config: {exc}") from exc
+        path = Path(path)
+        data = read_json_or_yaml(path, "config file")
         data = dict(data or {})
         data.update(overrides)
         return cls.from_mapping(data, where=str(path))

@@ -160,3 +160,25 @@ def read_jsonl_dicts(path: str | Path) -> Iterator[dict[str, Any]]:
         for line in fh:
             if line.strip():
                 yield json.loads(line)
+
+
+def read_json_or_yaml(path: str | Path, what: str) -> Any:
+    """Parse a JSON (``.json``) or YAML file (anything else) with one error style.
+
+    Raises:
+        DataError: when the file is missing or does not parse; the message names ``what``.
+    """
+    from framescope.data.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except Exception as exc:  # json and yaml raise different types
+        raise DataError(f"{path}: cannot parse the {what}: {exc}") from exc

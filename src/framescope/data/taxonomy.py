@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from framescope.data.errors import DataError, RecordError
+from framescope.data.io import read_json_or_yaml
 
 __all__ = ["DEFAULT_TAXONOMY", "Label", "Taxonomy", "load_taxonomy"]
 
@@ -170,16 +171,5 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         DataError: when the file is missing, does not parse, or lacks a ``labels`` list.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"taxonomy file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as exc:  # yaml and json raise different types
-        raise DataError(f"{path}: cannot parse taxonomy: {exc}") from exc
+    data = read_json_or_yaml(path, "taxonomy file")
     return Taxonomy.from_dict(data, where=str(path))

@@ -187,10 +187,12 @@ def test_kill_9_at_random_points_then_resume(tiny_artifact, reference, tmp_path)
     for attempt in range(8):
         proc = _run_cli(tiny_artifact, inputs, out, *(["--resume"] if attempt else []))
         deadline = time.monotonic() + 120
-        # wait until this process commits something new, then kill it a random moment later
+        # wait until this process commits something new, then kill it a random moment later:
+        # within a few milliseconds, so a fast machine cannot finish the whole run meanwhile
+        # (a chunk of 8 records through the tiny model takes about that long)
         while proc.poll() is None and _committed(work) <= last and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.25))
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.02))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

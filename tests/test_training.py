@@ -142,7 +142,9 @@ def test_train_writes_a_complete_artifact(trained: Path) -> None:
         assert key in meta, key
     assert meta["max_length"] == 48 and meta["problem_type"] == "multi_label"
     assert meta["training"]["config"]["lr"] == pytest.approx(5e-3)
-    assert meta["training"]["config"]["head_lr"] == pytest.approx(5e-2)  # 10x by default
+    assert meta["training"]["config"]["head_lr"] == pytest.approx(5e-3)  # = lr: the head is probed
+    assert meta["training"]["head_init"]["method"] == "probe"
+    assert meta["training"]["head_init"]["rows_fitted"] == len(TOY_LABELS)
     assert meta["training"]["config"]["freeze_layers"] == 0
     assert meta["data"]["train"]["fingerprint"].startswith("sha256:")
     assert meta["data"]["train"]["passages"] == 90
@@ -221,6 +223,60 @@ def test_model_card_escapes_html() -> None:
 
 
 # ----------------------------------------------------------------------------- head growth
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_probe_head_sets_rows_to_a_logistic_regression_on_each_rows_features(tiny_base: Path, masked: bool) -> None:
+    """The probe's rows equal a logistic regression fitted on features computed one passage at a
+    time, so batching, length sorting or padding cannot have misaligned features and labels;
+    masked rows are left out of a label's probe, and a label with one class keeps its row."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from framescope.data import Passage, label_matrix
+    from framescope.training import _Collator, _dataset, probe_head
+
+    tax = Taxonomy.from_ids([*TOY_LABELS, "never"])
+    rows = toy_records(48, seed=5)
+    passages = [Passage(id=r["id"], text=r["text"] + " filler" * (i % 7), labels=r["labels"])
+                for i, r in enumerate(rows)]
+    model, tok = build_model(tiny_base, tax)
+    ds = _dataset(passages, tax, tok, 32, single_label=False)
+    y = label_matrix(passages, tax)
+    weights = np.array([2.0, 1.5, 3.0, 1.0])
+    mask = None
+    if masked:
+        mask = np.ones_like(y)
+        mask[::3, 1] = 0.0  # label beta not annotated on every third passage
+    before = model.classifier.weight.detach().clone()
+    info = probe_head(model, ds, _Collator(tok, False), y, [0, 1, 2, 3], weights=weights, mask=mask,
+                      batch_size=5)
+    assert info["rows_fitted"] == 3 and info["rows_skipped"] == [3]
+    assert torch.equal(model.classifier.weight[3], before[3])
+    model.eval()
+    feats, logits = [], []
+    with torch.no_grad():
+        for p in passages:  # one at a time: no padding, no reordering
+            enc = tok(p.text, truncation=True, max_length=32, return_tensors="pt")
+            out = model(**enc, output_hidden_states=True)
+            feats.append(model.bert.pooler(out.hidden_states[-1]).numpy()[0])
+            logits.append(out.logits.numpy()[0])
+    X, logits = np.stack(feats).astype(np.float64), np.stack(logits)
+    for j in range(3):
+        keep = np.ones(len(X), dtype=bool) if mask is None else mask[:, j] > 0
+        lr = LogisticRegression(C=1.0, max_iter=1000, class_weight={0: 1.0, 1: weights[j]})
+        lr.fit(X[keep], y[keep, j])
+        assert np.allclose(logits[:, j], lr.decision_function(X), atol=1e-3), j
+
+
+def test_head_lr_is_ten_times_lr_for_a_random_head(tiny_base: Path, toy_files: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    result = train(_fast_config(tiny_base, train=[str(toy_files["train"])], out=str(tmp_path / "r"),
+                                epochs=1, head_init="random"), progress=False)
+    assert result.meta["training"]["config"]["head_lr"] == pytest.approx(5e-2)
+    assert result.meta["training"]["head_init"] == {"method": "random"}
+    with pytest.raises(ValueError, match="'head_init' parameter"):
+        TrainConfig(head_init="zeros")
 
 
 def test_grow_head_keeps_old_rows_exactly(tiny_base: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from framescope import __version__
 from framescope.data import DataError, Taxonomy
-from framescope.data.io import atomic_dir
+from framescope.data.io import atomic_dir, recover_dir
 
 if TYPE_CHECKING:
     import torch
@@ -230,6 +230,8 @@ def load_artifact(path: str | os.PathLike[str], *, device: str = "cpu") -> Artif
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(path)
+    if not path.is_dir() and recover_dir(path):
+        logger.warning("%s: restored the previous model, which an interrupted save had moved aside", path)
     if not path.is_dir():
         raise ArtifactError(f"model folder {path} not found; train one with `framescope train --out {path}`")
     meta_path = path / META_FILE
@@ -373,6 +375,25 @@ def predict_proba(
     return out
 
 
+def output_layer(model: Any, n_labels: int | None = None) -> tuple[str, Any]:
+    """The (name, module) of a classification model's final ``Linear`` layer: the last linear
+    layer of its head (``classifier``, ``score``, ``head``, ``out_proj``) with ``n_labels``
+    outputs (default: ``config.num_labels``).
+
+    Raises:
+        ArtifactError: when there is no such layer.
+    """
+    import torch
+
+    n = int(n_labels if n_labels is not None else model.config.num_labels)
+    candidates = [(name, mod) for name, mod in model.named_modules()
+                  if isinstance(mod, torch.nn.Linear) and mod.out_features == n
+                  and name.split(".")[0] in ("classifier", "score", "out_proj", "head")]
+    if not candidates:
+        raise ArtifactError(f"cannot find the output layer ({n} outputs) of {type(model).__name__}")
+    return candidates[-1]
+
+
 def grow_head(model: Any, old: Taxonomy, new: Taxonomy, *, seed: int = 0) -> None:
     """Grow a classification model's output layer from ``old`` labels to ``new`` labels, in place.
 
@@ -396,13 +417,7 @@ def grow_head(model: Any, old: Taxonomy, new: Taxonomy, *, seed: int = 0) -> Non
                             f"labels {old.ids} in the same order")
     if n_new == n_old:
         return
-    candidates = [(name, mod) for name, mod in model.named_modules()
-                  if isinstance(mod, torch.nn.Linear) and mod.out_features == n_old
-                  and name.split(".")[0] in ("classifier", "score", "out_proj", "head")]
-    if not candidates:
-        raise ArtifactError(f"cannot find the output layer ({n_old} outputs) of "
-                            f"{type(model).__name__} to grow it to {n_new} labels")
-    name, layer = candidates[-1]
+    name, layer = output_layer(model, n_old)
     std = float(getattr(model.config, "initializer_range", 0.02))
     gen = torch.Generator().manual_seed(seed)
     fresh = torch.nn.Linear(layer.in_features, n_new, bias=layer.bias is not None)

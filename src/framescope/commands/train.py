@@ -86,8 +86,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     from framescope.training import TrainConfig
 
     names = set(TrainConfig.field_names())
-    given = {k: v for k, v in vars(args).items() if k in names and v is not argparse.SUPPRESS
-             and v != argparse.SUPPRESS}
+    # argparse runs `type` over string defaults, so a suppressed --errors arrives as a Path
+    given = {k: v for k, v in vars(args).items() if k in names and str(v) != argparse.SUPPRESS}
     if given.get("errors") is not None:
         given["errors"] = str(given["errors"])
     if args.config:

@@ -19,6 +19,7 @@ __all__ = [
     "open_binary",
     "open_text",
     "read_jsonl_dicts",
+    "recover_dir",
     "write_records",
 ]
 
@@ -71,28 +72,87 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system or file system does not offer it."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def _old_copies(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+
+
+def recover_dir(path: str | Path) -> bool:
+    """Put back a folder that an interrupted :func:`atomic_dir` left moved aside.
+
+    Only the fallback swap (two renames, used where an atomic exchange is not available) has
+    such a window: killed between its renames, it leaves ``path`` missing and the old folder
+    as ``.NAME.old-PID``. Returns True when a folder was restored; leftovers beside an
+    existing ``path`` are removed.
+    """
+    import shutil
+
+    path = Path(path)
+    olds = _old_copies(path)
+    if not olds:
+        return False
+    if path.exists():
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+    os.replace(olds[-1], path)
+    for old in olds[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path``.
 
-    The old folder (if any) is moved aside and removed only after the new one is in place,
-    so an interrupted run leaves the old folder or the new one.
+    On Linux the new folder and the old one trade places in one atomic step
+    (``renameat2(RENAME_EXCHANGE)``), so a ``kill -9`` at any moment leaves the old folder or
+    the new one at ``path``. Elsewhere the old folder is first moved aside to
+    ``.NAME.old-PID`` and removed only after the new one is in place; a run killed between the
+    two renames leaves it there, and :func:`recover_dir` (called here on the next write, and
+    by readers such as the model loader) puts it back.
     """
     import shutil
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{os.getpid()}"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if path.exists() and _exchange(tmp, path):
+            pass  # tmp now holds the old folder and is removed below
+        else:
+            old = None
+            if path.exists():
+                old = path.parent / f".{path.name}.old-{os.getpid()}"
+                os.replace(path, old)
+            os.replace(tmp, path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -43,6 +43,7 @@ from typing import Any
 
 from framescope.data.errors import DataError, ErrorLog, RecordError
 from framescope.data.taxonomy import Taxonomy
+from framescope.reports.html import markdown_escape
 
 __all__ = [
     "FORMAT_VERSION",
@@ -1118,15 +1119,13 @@ def _jinja_env(kind: str) -> Any:
 
 
 def md_escape(text: str) -> str:
-    """Escape text for Markdown: HTML-special and Markdown-special characters, pipes, newlines.
+    """Escape text for Markdown (:func:`framescope.reports.html.markdown_escape`).
 
     Example:
         >>> md_escape("<b>*x*</b> | y")
         '&lt;b&gt;\\\\*x\\\\*&lt;/b&gt; \\\\| y'
     """
-    text = re.sub(r"&(?=#?\w+;)", "&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
-    text = re.sub(r"([\\`*_\[\]{}#|!])", r"\\\1", text)
-    return re.sub(r"\s+", " ", text)
+    return markdown_escape(text)
 
 
 def md_code(value: Any) -> Any:

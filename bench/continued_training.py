@@ -56,6 +56,16 @@ def _subset_f1(meta: dict[str, Any], split: str, labels: list[str]) -> float | N
     return round(statistics.fmean(vals), 4) if vals else None
 
 
+def _row(meta: dict[str, Any], seconds: float, prep: dict[str, Any]) -> dict[str, Any]:
+    """One model's figures: F1 over the old and the new labels on dev and test."""
+    return {"seconds": seconds, "best_epoch": meta["training"]["best_epoch"],
+            "train_passages": meta["training"]["train_passages"],
+            **{f"{split}_{name}": _subset_f1(meta, split, prep[ids])
+               for split in ("dev", "test") for name, ids in (("old8", "old_ids"), ("new2", "new_ids"))},
+            "dev_macro_f1": meta["metrics"]["dev"]["macro_f1"],
+            "test_macro_f1": (meta["metrics"].get("test") or {}).get("macro_f1")}
+
+
 def prepare(work: Path, new_labels: list[str], new_share: float) -> dict[str, Any]:
     """Write OLD (8 labels), NEW (10 labels), ALL (10 labels), the dev files and taxonomies."""
     from framescope.data import DEFAULT_TAXONOMY, load_passages, load_taxonomy, split_passages
@@ -121,14 +131,7 @@ def run_seed(seed: int, prep: dict[str, Any], work: Path, common: dict[str, Any]
             t0 = time.perf_counter()
             m = train(cfg, progress=False).meta
             secs = round(time.perf_counter() - t0, 1)
-        row = {"seconds": secs, "best_epoch": m["training"]["best_epoch"],
-               "train_passages": m["training"]["train_passages"],
-               "dev_old8": _subset_f1(m, "dev", prep["old_ids"]),
-               "dev_new2": _subset_f1(m, "dev", prep["new_ids"]),
-               "test_old8": _subset_f1(m, "test", prep["old_ids"]),
-               "test_new2": _subset_f1(m, "test", prep["new_ids"]),
-               "dev_macro_f1": m["metrics"]["dev"]["macro_f1"],
-               "test_macro_f1": (m["metrics"].get("test") or {}).get("macro_f1")}
+        row = _row(m, secs, prep)
         print(f"  seed {seed} {name:<20} {secs:6.1f} s  dev old-8 {row['dev_old8']}  new-2 {row['dev_new2']}  "
               f"test old-8 {row['test_old8']}  new-2 {row['test_new2']}", flush=True)
         return row
@@ -141,15 +144,8 @@ def run_seed(seed: int, prep: dict[str, Any], work: Path, common: dict[str, Any]
         m = json.loads((Path(scratch_model) / "framescope.json").read_text())
         if {x["id"] for x in m["taxonomy"]["labels"]} != set(prep["full_ids"]):
             raise SystemExit(f"--scratch-model {scratch_model} has other labels than {prep['full_ids']}")
-        out["scratch10"] = {"reused": str(scratch_model), "best_epoch": m["training"]["best_epoch"],
-                            "train_passages": m["training"]["train_passages"],
-                            "seconds": m["training"]["train_seconds"],
-                            "dev_old8": _subset_f1(m, "dev", prep["old_ids"]),
-                            "dev_new2": _subset_f1(m, "dev", prep["new_ids"]),
-                            "test_old8": _subset_f1(m, "test", prep["old_ids"]),
-                            "test_new2": _subset_f1(m, "test", prep["new_ids"]),
-                            "dev_macro_f1": m["metrics"]["dev"]["macro_f1"],
-                            "test_macro_f1": (m["metrics"].get("test") or {}).get("macro_f1")}
+        out["scratch10"] = {"reused": str(scratch_model),
+                            **_row(m, m["training"]["train_seconds"], prep)}
         print(f"  seed {seed} scratch10 reused from {scratch_model}", flush=True)
     else:
         out["scratch10"] = go("scratch10", train=[str(prep["all"])], dev=[str(prep["dev"])],

@@ -287,10 +287,11 @@ def _subsample(src: Sequence[str | Path], out: Path, fraction: float, group_by: 
     return parts["sub"]
 
 
-def prepare_persuasion(task: Task, s: Settings, cache: Path, steps: list[Step]) -> Prepared:
+def _prepare_official(task: Task, s: Settings, cache: Path, steps: list[Step], stem: str,
+                      note: str) -> Prepared:
+    """SemEval's official ``train-STEM`` / ``dev-STEM`` files, with a grouped training share."""
     folder = s.data_root / task.folder
-    train = folder / "train-labels-subtask-3.txt"
-    dev = folder / "dev-labels-subtask-3.txt"
+    train, dev = folder / f"train-{stem}", folder / f"dev-{stem}"
     p = Prepared(train=[str(train)], eval_data=[str(dev)])
     frac = s.train_fraction if s.train_fraction is not None else task.defaults["train_fraction"]
     if s.smoke:
@@ -300,31 +301,24 @@ def prepare_persuasion(task: Task, s: Settings, cache: Path, steps: list[Step]) 
     if frac < 1:
         p.train = [_subsample([train], cache / "train-sub", frac, "article_id", s, steps,
                               "prepare-train-subsample")]
-        p.notes.append(f"Trained on a seeded, article-grouped, label-stratified {frac:.0%} of the "
-                       "official train paragraphs (framescope data split) to fit the CPU budget; "
-                       "the TF-IDF baseline trains on the same share (it reads the model's data).")
+        p.notes.append(note.format(frac=frac))
     p.info["train_fraction"] = frac
     return p
+
+
+def prepare_persuasion(task: Task, s: Settings, cache: Path, steps: list[Step]) -> Prepared:
+    return _prepare_official(
+        task, s, cache, steps, "labels-subtask-3.txt",
+        "Trained on a seeded, article-grouped, label-stratified {frac:.0%} of the official train "
+        "paragraphs (framescope data split) to fit the CPU budget; the TF-IDF baseline trains on "
+        "the same share (it reads the model's data).")
 
 
 def prepare_frames(task: Task, s: Settings, cache: Path, steps: list[Step]) -> Prepared:
-    folder = s.data_root / task.folder
-    train = folder / "train-labels-subtask-2.txt"
-    dev = folder / "dev-labels-subtask-2.txt"
-    p = Prepared(train=[str(train)], eval_data=[str(dev)])
-    frac = s.train_fraction if s.train_fraction is not None else task.defaults["train_fraction"]
-    if s.smoke:
-        frac = task.smoke_sizes["train"]
-        p.eval_data = [_subsample([dev], cache / "dev-sub", task.smoke_sizes["eval"], "article_id", s,
-                                  steps, "prepare-eval-subsample")]
-    if frac < 1:
-        p.train = [_subsample([train], cache / "train-sub", frac, "article_id", s, steps,
-                              "prepare-train-subsample")]
-        p.notes.append(f"Trained on a seeded, label-stratified {frac:.0%} of the train articles "
-                       "(framescope data split) to fit the CPU budget; the TF-IDF baseline trains on the "
-                       "same articles.")
-    p.info["train_fraction"] = frac
-    return p
+    return _prepare_official(
+        task, s, cache, steps, "labels-subtask-2.txt",
+        "Trained on a seeded, label-stratified {frac:.0%} of the train articles (framescope data "
+        "split) to fit the CPU budget; the TF-IDF baseline trains on the same articles.")
 
 
 def prepare_babe(task: Task, s: Settings, cache: Path, steps: list[Step]) -> Prepared:

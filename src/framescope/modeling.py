@@ -375,6 +375,10 @@ def predict_proba(
     return out
 
 
+#: Top-level module names of classification heads in transformers models.
+HEAD_PREFIXES = ("classifier", "score", "head", "pre_classifier", "out_proj")
+
+
 def output_layer(model: Any, n_labels: int | None = None) -> tuple[str, Any]:
     """The (name, module) of a classification model's final ``Linear`` layer: the last linear
     layer of its head (``classifier``, ``score``, ``head``, ``out_proj``) with ``n_labels``
@@ -388,7 +392,7 @@ def output_layer(model: Any, n_labels: int | None = None) -> tuple[str, Any]:
     n = int(n_labels if n_labels is not None else model.config.num_labels)
     candidates = [(name, mod) for name, mod in model.named_modules()
                   if isinstance(mod, torch.nn.Linear) and mod.out_features == n
-                  and name.split(".")[0] in ("classifier", "score", "out_proj", "head")]
+                  and name.split(".")[0] in HEAD_PREFIXES]
     if not candidates:
         raise ArtifactError(f"cannot find the output layer ({n} outputs) of {type(model).__name__}")
     return candidates[-1]

@@ -799,7 +799,6 @@ def format_summary(meta: dict[str, Any], path: Path | str, seconds: float) -> st
 # ---------------------------------------------------------------------------- trainer pieces
 
 #: Top-level module names of classification heads (BERT/MPNet ``classifier``, others ``score``...).
-_HEAD_PREFIXES = ("classifier", "score", "head", "pre_classifier", "out_proj")
 
 
 def probe_head(model: Any, dataset: Any, collate: Callable[[list[dict[str, Any]]], dict[str, Any]],
@@ -894,6 +893,8 @@ def _make_trainer_class() -> type:
     import torch
     from transformers import Trainer
 
+    from framescope import modeling
+
     class FramescopeTrainer(Trainer):
         """A :class:`~transformers.Trainer` with weighted, maskable BCE or weighted cross-entropy."""
 
@@ -910,7 +911,7 @@ def _make_trainer_class() -> type:
             if self.fs_head_lr is None or getattr(opt, "fs_split", False):
                 return opt
             named = (self.model if model is None else model).named_parameters()
-            head = {id(p) for n, p in named if n.split(".")[0] in _HEAD_PREFIXES}
+            head = {id(p) for n, p in named if n.split(".")[0] in modeling.HEAD_PREFIXES}
             groups = []
             for g in opt.param_groups:
                 rest = {k: v for k, v in g.items() if k != "params"}
@@ -1353,8 +1354,8 @@ def train(config: TrainConfig, *, progress: bool = True,
             "steps_per_epoch": steps_per_epoch, "epochs_run": n_epochs_run,
             "best_epoch": box["best_epoch"], "stopped_early": box["stopped_early"],
             "history": box["history"], "train_seconds": round(train_seconds, 2),
-            "head_init": probe if probe is not None else {"method": "random" if old is None or
-                                                          cfg.head_init == "random" else "kept"},
+            "head_init": probe or {"method": "kept" if old is not None and cfg.head_init == "probe"
+                                   else "random"},
             "label_weights": (None if weights is None else
                               dict(zip(taxonomy.ids, [round(float(w), 4) for w in weights]))),
             "loss": ("cross-entropy" if single else "binary cross-entropy with logits")

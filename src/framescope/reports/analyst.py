@@ -43,7 +43,7 @@ from typing import Any
 
 from framescope.data.errors import DataError, ErrorLog, RecordError
 from framescope.data.taxonomy import Taxonomy
-from framescope.reports.html import markdown_escape
+from framescope.reports.html import markdown_escape, template_env
 
 __all__ = [
     "FORMAT_VERSION",
@@ -1090,24 +1090,10 @@ def _tables(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def _jinja_env(kind: str) -> Any:
-    import jinja2
     from markupsafe import Markup
 
-    env_kwargs: dict[str, Any] = {
-        "loader": jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-        "undefined": jinja2.StrictUndefined, "trim_blocks": True, "lstrip_blocks": True,
-        "keep_trailing_newline": True,
-    }
-    if kind == "html":
-        env = jinja2.Environment(autoescape=True, **env_kwargs)
-    else:
-        def finalize(value: Any) -> Any:
-            if isinstance(value, Markup) or not isinstance(value, str):
-                return value
-            return md_escape(value)
-
-        env = jinja2.Environment(autoescape=False, finalize=finalize, **env_kwargs)
-        env.filters["raw"] = Markup
+    env = template_env(Path(__file__).parent / "templates", kind)
+    if kind != "html":
         env.filters["code"] = md_code
         env.filters["mdurl"] = lambda u: Markup(u.replace("(", "%28").replace(")", "%29"))
     env.filters["pct"] = _fmt_pct

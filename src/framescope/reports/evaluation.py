@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from framescope.reports.html import bytes_to_data_uri, figure_to_png, markdown_escape
+from framescope.reports.html import bytes_to_data_uri, figure_to_png, markdown_escape, template_env
 
 __all__ = ["build_figures", "build_view", "fmt", "render_from_json", "render_reports"]
 
@@ -194,24 +194,7 @@ def build_figures(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _env(kind: str) -> Any:
-    import jinja2
-    from markupsafe import Markup
-
-    kwargs: dict[str, Any] = {
-        "loader": jinja2.FileSystemLoader(str(TEMPLATES)), "undefined": jinja2.StrictUndefined,
-        "trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True,
-    }
-    if kind == "html":
-        return jinja2.Environment(autoescape=True, **kwargs)
-
-    def finalize(value: Any) -> Any:
-        if isinstance(value, Markup) or not isinstance(value, str):
-            return value
-        return markdown_escape(value)
-
-    env = jinja2.Environment(autoescape=False, finalize=finalize, **kwargs)
-    env.filters["raw"] = Markup
-    return env
+    return template_env(TEMPLATES, kind)
 
 
 def render_reports(result: dict[str, Any], out: str | Path, *, figures: bool = True) -> dict[str, Path]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
-__all__ = ["bytes_to_data_uri", "figure_to_data_uri", "figure_to_png"]
+__all__ = ["bytes_to_data_uri", "figure_to_data_uri", "figure_to_png", "markdown_escape", "template_env"]
 
 
 def figure_to_png(fig: Any, *, dpi: int = 144) -> bytes:
@@ -53,3 +54,29 @@ def markdown_escape(text: str) -> str:
 
     text = html.escape(text, quote=False).translate(_MD_SPECIAL)
     return " ".join(text.split())
+
+
+def template_env(folder: str | Path, kind: str) -> Any:
+    """A jinja2 environment over the templates in ``folder`` for one output kind.
+
+    ``html``: autoescaped. ``md``: every plain string is passed through
+    :func:`markdown_escape` on output; wrap trusted Markdown with the ``raw`` filter.
+    """
+    import jinja2
+    from markupsafe import Markup
+
+    kwargs: dict[str, Any] = {
+        "loader": jinja2.FileSystemLoader(str(folder)), "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True,
+    }
+    if kind == "html":
+        return jinja2.Environment(autoescape=True, **kwargs)
+
+    def finalize(value: Any) -> Any:
+        if isinstance(value, Markup) or not isinstance(value, str):
+            return value
+        return markdown_escape(value)
+
+    env = jinja2.Environment(autoescape=False, finalize=finalize, **kwargs)
+    env.filters["raw"] = Markup
+    return env

@@ -825,7 +825,7 @@ def machine_facts() -> dict[str, Any]:
     try:
         import torch
 
-        from framescope.modeling import cpu_supports_bf16
+        from framescope.runtime import cpu_supports_bf16
 
         facts.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
                      cuda=torch.cuda.is_available(), cpu_bf16=bool(cpu_supports_bf16()))

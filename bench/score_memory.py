@@ -59,7 +59,7 @@ def build_tiny_model(out: Path) -> Path:
 
 
 def sentences() -> list[str]:
-    from framescope.data.segment import sentence_spans
+    from framescope.data.passages import sentence_spans
 
     out: list[str] = []
     for path in sorted((ROOT / "data" / "seed").rglob("*.jsonl")):

@@ -67,7 +67,7 @@ def resolve_model(path: Path, workdir: Path) -> tuple[Path, str]:
 def source_texts() -> tuple[list[str], str]:
     """Paragraph texts from the bundled seed data and sample articles (or synthetic text)."""
     from framescope.data import read_passages
-    from framescope.data.segment import paragraph_spans
+    from framescope.data.passages import paragraph_spans
 
     paths = sorted((ROOT / "data" / "seed").rglob("*.jsonl"))
     paths += [p for p in (ROOT / "data" / "samples" / "feed.xml",
@@ -90,13 +90,13 @@ def source_texts() -> tuple[list[str], str]:
 
 def passage_sets(texts: list[str], n: int, count_tokens, budget: int) -> dict[str, list[str]]:
     """``n`` sentences and ``n`` paragraphs, each within the model's token budget."""
-    from framescope.data import Passage, split_article
-    from framescope.data.segment import sentence_spans
+    from framescope.data import Passage, cut_article
+    from framescope.data.passages import sentence_spans
 
     def fit(pieces: list[str]) -> list[str]:
         out = []
         for i, t in enumerate(pieces):
-            out.extend(p.text for p in split_article(Passage(id=str(i), text=t), max_tokens=budget,
+            out.extend(p.text for p in cut_article(Passage(id=str(i), text=t), max_tokens=budget,
                                                      count_tokens=count_tokens))
         return out
 
@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    from framescope.modeling import cpu_supports_bf16, load_artifact
-    from framescope.runtime import get_runner, precision_note, resolve_precision
+    from framescope.inference import predict_proba
+    from framescope.modeling import load_artifact
+    from framescope.runtime import cpu_supports_bf16, get_runner, precision_note, resolve_precision
     from framescope.scoring import _passage_budget, _token_counter
 
     transformers.logging.set_verbosity_error()
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         setup[p] = round(time.perf_counter() - t0, 2)
     warm = sets[args.sets[0]][:16]
     pipe(warm)
-    art.predict_proba(warm)
+    predict_proba(art, warm)
 
     results: dict[str, dict] = {}
     for name in args.sets:
@@ -218,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.bf16_n:
             sub = items[: args.bf16_n]
             t0 = time.perf_counter()
-            art.predict_proba(sub, precision="fp32")
+            predict_proba(art, sub, precision="fp32")
             f_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            art.predict_proba(sub, precision="bf16")
+            predict_proba(art, sub, precision="bf16")
             b_s = time.perf_counter() - t0
             entry["bf16_vs_fp32_model_only"] = {"passages": len(sub), "fp32_per_s": round(len(sub) / f_s, 2),
                                                 "bf16_per_s": round(len(sub) / b_s, 2),

@@ -12,6 +12,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "FRAMESCOPE_CACHE" not in os.environ:  # tokenised datasets, ONNX exports: never in ~/.cache
+    import tempfile
+
+    os.environ["FRAMESCOPE_CACHE"] = tempfile.mkdtemp(prefix="framescope-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -14,16 +14,9 @@ import pytest
 from conftest import ROOT, TOY_LABELS, shared, toy_records
 
 from framescope.data import DataError, Passage, Taxonomy
-from framescope.evaluation import (
-    EvalConfig,
-    aggregate,
-    apply_labels_map,
-    build_units,
-    check_label_sets,
-    evaluate,
-    load_labels_map,
-    write_outputs,
-)
+from framescope.data.labels_map import apply_labels_map, load_labels_map
+from framescope.evaluation import EvalConfig, build_units, check_label_sets, evaluate, write_outputs
+from framescope.inference import combine as aggregate
 
 SCRIPT = "<script>document.title='pwned'</script> Item X: the apples orchard harvest <b>story</b>."
 
@@ -87,8 +80,8 @@ def test_aggregate_max_and_noisy_or() -> None:
     # 1 - (0.5 * 0.5 * 0.8) = 0.8 ; 1 - (0.9 * 0.8 * 0.1) = 0.928
     assert noisy == pytest.approx(np.array([[0.8, 0.928], [0.3, 0.0]]))
     assert (noisy >= aggregate(p, unit, 2, "max") - 1e-12).all()
-    with pytest.raises(ValueError, match="max or noisy-or"):
-        aggregate(p, unit, 2, "mean")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max, noisy-or, mean"):
+        aggregate(p, unit, 2, "median")
 
 
 def test_build_units_article_level(toy_taxonomy: Taxonomy) -> None:
@@ -104,11 +97,11 @@ def test_build_units_article_level(toy_taxonomy: Taxonomy) -> None:
     assert by_passage.ids == ["p1", "p2", "p3", "p4"] and by_passage.groups == ["A", "A", "B", "p4"]
 
 
-def test_build_units_segments_long_records(toy_taxonomy: Taxonomy) -> None:
+def test_build_units_cuts_long_records(toy_taxonomy: Taxonomy) -> None:
     long_text = "\n\n".join(f"Paragraph {i} talks about apples and the orchard harvest." for i in range(6))
     ps = [Passage(id="long", text=long_text, labels=["alpha"]), Passage(id="short", text="boats", labels=["beta"])]
     units = build_units(ps, toy_taxonomy, max_tokens=20)
-    assert units.segmented == 1 and len(units) == 2
+    assert units.cut == 1 and len(units) == 2
     assert len(units.pieces) == 7 and units.piece_unit.tolist() == [0] * 6 + [1]
     assert [p.id for p in units.records] == ["long", "short"] and units.record_unit.tolist() == [0, 1]
     assert all(long_text[p.start:p.end] == p.text for p in units.pieces[:6])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from framescope import metrics as M
+from framescope.thresholds import tune_thresholds
 
 LABELS = ["a", "b", "c"]
 # rows: unit 0..3; columns a, b, c (c has no gold positives)
@@ -96,7 +97,7 @@ def test_single_label_accuracy_and_confusion() -> None:
 def test_tune_thresholds_hand_case_and_fallback() -> None:
     y = np.array([[1, 1], [1, 0], [0, 0], [0, 0], [1, 0]])
     p = np.array([[0.9, 0.9], [0.7, 0.1], [0.6, 0.2], [0.2, 0.3], [0.5, 0.4]])
-    t, src = M.tune_thresholds(y, p, min_positives=3, default=0.5)
+    t, src = tune_thresholds(y, p, min_positives=3, default=0.5)
     # label 0: cut at 0.5 catches all 3 positives with 1 FP (F1 6/7); cut at 0.7 gives 2/3 (F1 0.8)
     assert src == ["tuned", "default"]
     assert t[0] == pytest.approx((0.5 + 0.2) / 2)
@@ -105,15 +106,15 @@ def test_tune_thresholds_hand_case_and_fallback() -> None:
     pred = p[:, 0] >= t[0]
     assert M.overall_metrics(y[:, :1], pred[:, None], ["x"])["micro_f1"] == pytest.approx(6 / 7)
     with pytest.raises(ValueError, match="min_positives"):
-        M.tune_thresholds(y, p, min_positives=0)
+        tune_thresholds(y, p, min_positives=0)
     with pytest.raises(ValueError, match="shape"):
-        M.tune_thresholds(y, p[:, :1])
+        tune_thresholds(y, p[:, :1])
 
 
 def test_tune_thresholds_prefers_fewer_alarms_on_ties() -> None:
     y = np.array([[1], [1], [0]])
     p = np.array([[0.9], [0.8], [0.1]])
-    t, _ = M.tune_thresholds(y, p, min_positives=1)
+    t, _ = tune_thresholds(y, p, min_positives=1)
     assert 0.1 < t[0] <= 0.8
 
 

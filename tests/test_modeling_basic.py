@@ -1,9 +1,10 @@
+from framescope.inference import predict, predict_proba
 from framescope.modeling import load_artifact
 
 
 def test_tiny_artifact_roundtrip(tiny_artifact):
     art = load_artifact(tiny_artifact)
-    probs = art.predict_proba(["apples orchard", "boats"])
+    probs = predict_proba(art, ["apples orchard", "boats"])
     assert probs.shape == (2, 3)
     assert ((probs >= 0) & (probs <= 1)).all()
-    assert isinstance(art.predict("apples"), list)
+    assert isinstance(predict(art, "apples"), list)

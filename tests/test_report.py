@@ -17,19 +17,9 @@ import pytest
 from framescope.cli import main
 from framescope.data.errors import DataError
 from framescope.data.io import write_records
-from framescope.reports.analyst import (
-    ReportConfig,
-    build_summary,
-    cohens_h,
-    compare_proportions,
-    highlight_segments,
-    holm_adjust,
-    md_escape,
-    period_of,
-    safe_url,
-    wilson_interval,
-    write_report,
-)
+from framescope.reports.analyst import md_escape, write_report
+from framescope.reports.stats import cohens_h, compare_proportions, holm_adjust, period_of, wilson_interval
+from framescope.reports.summary import ReportConfig, build_summary, highlight_segments, safe_url
 
 MODEL = {"name": "toy", "fingerprint": "sha256:" + "0" * 64}
 

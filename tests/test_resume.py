@@ -121,7 +121,7 @@ def test_crash_while_finalising_then_resume(tiny_artifact, reference, tmp_path, 
     def broken(*args, **kwargs):
         raise OSError("disk went away")
 
-    monkeypatch.setattr(scoring, "aggregate_articles", broken)
+    monkeypatch.setattr(scoring.ArticleCombiner, "rows", broken)
     with pytest.raises(OSError):
         score(tiny_artifact, inputs, out, _cfg())
     monkeypatch.undo()

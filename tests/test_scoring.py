@@ -11,13 +11,13 @@ import pytest
 from conftest import TOY_LABELS, toy_records
 
 from framescope.data import DataError
-from framescope.scoring import (
-    ScoreConfig,
-    aggregate_articles,
-    output_paths,
-    passage_columns,
-    score,
-)
+from framescope.inference import predict_proba
+from framescope.scored import ArticleCombiner, output_paths, passage_columns
+from framescope.scoring import ScoreConfig, score
+
+
+def aggregate_articles(rows, labels, decide, method="max"):
+    return ArticleCombiner(labels, decide, method=method).rows(rows)
 
 LONG_ARTICLE = {
     "id": "long-1", "title": "A long article", "outlet": "Outlet L", "published": "2023-05-01",
@@ -139,7 +139,7 @@ def test_article_aggregation_max_noisy_or_and_scattered():
     tie = list(aggregate_articles([_row("c#0", "c", x=0.4), _row("c#1", "c", x=0.4)], ["x"], decide))
     assert tie[0]["best_passage"] == {"x": "c#0"}
     with pytest.raises(ValueError, match="'method' parameter"):
-        list(aggregate_articles(rows, ["x", "y"], decide, method="mean"))
+        list(aggregate_articles(rows, ["x", "y"], decide, method="median"))
 
 
 def test_evidence_finds_the_driving_word():
@@ -285,10 +285,10 @@ def test_bad_settings_are_explained(artifact, feed, tmp_path):
 
 def test_predict_proba_is_order_independent_and_int8_close(artifact):
     texts = [r["text"] for r in toy_records(20)] + [LONG_ARTICLE["text"][:300]]
-    p1 = artifact.predict_proba(texts, batch_size=4)
-    p2 = artifact.predict_proba(texts[::-1], batch_size=7)[::-1]
+    p1 = predict_proba(artifact, texts, batch_size=4)
+    p2 = predict_proba(artifact, texts[::-1], batch_size=7)[::-1]
     assert np.allclose(p1, p2, atol=1e-5)
-    q = artifact.predict_proba(texts, batch_size=4, precision="int8")
+    q = predict_proba(artifact, texts, batch_size=4, precision="int8")
     assert q.shape == p1.shape and np.abs(q - p1).max() < 0.05
 
 
@@ -297,8 +297,8 @@ def test_onnx_matches_fp32(artifact, tmp_path, monkeypatch):
     pytest.importorskip("onnx")
     monkeypatch.setenv("FRAMESCOPE_CACHE", str(tmp_path / "cache"))
     texts = [r["text"] for r in toy_records(12)]
-    ref = artifact.predict_proba(texts, precision="fp32")
-    got = artifact.predict_proba(texts, precision="onnx")
+    ref = predict_proba(artifact, texts, precision="fp32")
+    got = predict_proba(artifact, texts, precision="onnx")
     assert np.abs(got - ref).max() < 1e-4
     assert list((tmp_path / "cache" / "onnx").glob("*.onnx"))
 

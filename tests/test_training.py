@@ -18,8 +18,12 @@ from conftest import ROOT, TOY_LABELS, toy_records
 
 from framescope.cli import main
 from framescope.data import DataError, Taxonomy
-from framescope.modeling import ArtifactError, build_model, grow_head, load_artifact
-from framescope.training import TrainConfig, label_weights, load_recorded_data, train, tune_thresholds
+from framescope.data.provenance import load_recorded
+from framescope.inference import decisions_of, predict, predict_proba
+from framescope.modeling import ArtifactError, build_model, load_artifact
+from framescope.thresholds import tune_thresholds
+from framescope.training import TrainConfig, label_weights, train
+from framescope.training.head import grow_head
 
 FAST = ["--epochs", "3", "--max-length", "48", "--lr", "5e-3", "--batch-size", "8",
         "--no-freeze-embeddings", "--freeze-layers", "0", "--min-dev-positives", "3", "-q"]
@@ -165,13 +169,13 @@ def test_save_load_round_trip(trained: Path, toy_files: dict[str, Path]) -> None
     assert art.thresholds == meta["thresholds"]
     assert art.max_length == 48
     texts = [r["text"] for r in toy_records(8, seed=5)]
-    first = art.predict_proba(texts)
-    again = load_artifact(trained).predict_proba(texts)
+    first = predict_proba(art, texts)
+    again = predict_proba(load_artifact(trained), texts)
     np.testing.assert_allclose(first, again, atol=1e-6)
     # the saved thresholds reproduce the recorded test metrics exactly
     test_rows = [json.loads(line) for line in toy_files["test"].read_text().splitlines()]
-    probs = art.predict_proba([r["text"] for r in test_rows])
-    pred = art.decide(probs)
+    probs = predict_proba(art, [r["text"] for r in test_rows])
+    pred = decisions_of(art, probs)
     y = np.array([[lab in r["labels"] for lab in TOY_LABELS] for r in test_rows])
     tp, fp, fn = (y & pred).sum(), (~y & pred).sum(), (y & ~pred).sum()
     micro = 2 * tp / max(2 * tp + fp + fn, 1)
@@ -202,8 +206,8 @@ def test_threshold_fallback_is_recorded(tiny_base: Path, toy_files: dict[str, Pa
 
 def test_carved_dev_is_recorded_and_reproducible(trained: Path) -> None:
     meta = json.loads((trained / "framescope.json").read_text())
-    dev = load_recorded_data(meta, artifact_path=trained, which="dev")
-    train_part = load_recorded_data(meta, artifact_path=trained, which="train")
+    dev = load_recorded(meta, artifact_path=trained, which="dev")
+    train_part = load_recorded(meta, artifact_path=trained, which="train")
     from framescope.data import fingerprint
 
     assert fingerprint(dev) == meta["data"]["dev"]["fingerprint"]
@@ -234,14 +238,15 @@ def test_probe_head_sets_rows_to_a_logistic_regression_on_each_rows_features(tin
     from sklearn.linear_model import LogisticRegression
 
     from framescope.data import Passage, label_matrix
-    from framescope.training import _Collator, _dataset, probe_head
+    from framescope.data.hf_dataset import Collator, to_dataset
+    from framescope.training import probe_head
 
     tax = Taxonomy.from_ids([*TOY_LABELS, "never"])
     rows = toy_records(48, seed=5)
     passages = [Passage(id=r["id"], text=r["text"] + " filler" * (i % 7), labels=r["labels"])
                 for i, r in enumerate(rows)]
     model, tok = build_model(tiny_base, tax)
-    ds = _dataset(passages, tax, tok, 32, single_label=False)
+    ds = to_dataset(passages, tax, tok, 32, single_label=False, cache=False)
     y = label_matrix(passages, tax)
     weights = np.array([2.0, 1.5, 3.0, 1.0])
     mask = None
@@ -249,7 +254,7 @@ def test_probe_head_sets_rows_to_a_logistic_regression_on_each_rows_features(tin
         mask = np.ones_like(y)
         mask[::3, 1] = 0.0  # label beta not annotated on every third passage
     before = model.classifier.weight.detach().clone()
-    info = probe_head(model, ds, _Collator(tok, False), y, [0, 1, 2, 3], weights=weights, mask=mask,
+    info = probe_head(model, ds, Collator(tok, False), y, [0, 1, 2, 3], weights=weights, mask=mask,
                       batch_size=5)
     assert info["rows_fitted"] == 3 and info["rows_skipped"] == [3]
     assert torch.equal(model.classifier.weight[3], before[3])
@@ -470,7 +475,7 @@ def test_single_label_and_long_records(tiny_base: Path, tmp_path: Path) -> None:
         meta["training"]["records_cut_into_passages"]["dev"] == 1
     assert "cross-entropy" in meta["training"]["loss"]
     art = load_artifact(tmp_path / "s")
-    assert all(len(labels) == 1 for labels in art.predict(["apples orchard", "boats", "weather"]))
+    assert all(len(labels) == 1 for labels in predict(art, ["apples orchard", "boats", "weather"]))
     with pytest.raises(DataError, match="exactly one label per passage"):
         train(_fast_config(tiny_base, train=[str(_write(tmp_path / "multi.jsonl", toy_records(30)))],
                            out=str(tmp_path / "s2"), single_label=True), progress=False)
@@ -499,28 +504,29 @@ def test_same_command_runs_under_torchrun(tiny_base: Path, toy_files: dict[str, 
 
 
 def test_freeze_defaults_to_half_the_layers(tiny_base: Path) -> None:
-    from framescope.training import _freeze
+    from framescope.training.head import freeze
 
     model, _ = build_model(tiny_base, Taxonomy.from_ids(["a", "b"]))
-    layers, n_frozen = _freeze(model, True, None)
+    layers, n_frozen = freeze(model, True, None)
     assert layers == 1 and n_frozen > 0  # half of the tiny model's 2 layers
     assert not any(p.requires_grad for p in model.bert.encoder.layer[0].parameters())
     assert all(p.requires_grad for p in model.bert.encoder.layer[1].parameters())
     assert not model.bert.embeddings.word_embeddings.weight.requires_grad
     assert model.classifier.weight.requires_grad
     with pytest.raises(DataError, match="would freeze all 2 layers"):
-        _freeze(model, False, 2)
+        freeze(model, False, 2)
 
 
 def test_no_data_arguments_mean_seed_data_and_default_taxonomy() -> None:
-    from framescope.data import DEFAULT_TAXONOMY, load_taxonomy
-    from framescope.training import SEED_DIR, _default_paths, _resolve_taxonomy
+    from framescope.data import DEFAULT_TAXONOMY, bundled, load_taxonomy
+    from framescope.training.data import default_paths, resolve_taxonomy
 
     cfg = TrainConfig()
-    if not (SEED_DIR / "train.jsonl").exists():
+    seed_dir = bundled("seed")
+    if not (seed_dir / "train.jsonl").exists():
         pytest.skip("seed data not bundled")
-    filled = _default_paths(cfg)
-    assert filled.train == [str(SEED_DIR / "train.jsonl")]
-    tax = _resolve_taxonomy(filled, None, seed_data=cfg.uses_seed_data)
+    filled = default_paths(cfg)
+    assert filled.train == [str(seed_dir / "train.jsonl")]
+    tax = resolve_taxonomy(filled, None, seed_data=cfg.uses_seed_data)
     assert tax.ids == load_taxonomy(DEFAULT_TAXONOMY).ids  # the file's order, not inferred
-    assert _resolve_taxonomy(TrainConfig(train=["x.jsonl"]), None) == "infer"
+    assert resolve_taxonomy(TrainConfig(train=["x.jsonl"]), None) == "infer"

@@ -1,22 +1,37 @@
-"""The reference baseline every evaluation reports: TF-IDF + one-vs-rest logistic regression.
+"""The reference baselines an evaluation reports beside the model.
 
-It is trained in the same run as the evaluation, on the model's own training data, with its
-decision thresholds tuned on the same dev data (:func:`framescope.metrics.tune_thresholds`), so
-the fine-tuned model is compared with a simple, strong-enough bag-of-words model on equal terms.
+- :class:`TfidfBaseline`: TF-IDF + one-vs-rest logistic regression, trained in the same run as
+  the evaluation on the model's own training data (:func:`tfidf_for_model`), with its decision
+  thresholds tuned on the same dev data (:func:`framescope.thresholds.tune_thresholds`), so the
+  fine-tuned model is compared with a simple, strong-enough bag-of-words model on equal terms.
+- :class:`CueBaseline`: matching the cue words listed for each label in the taxonomy file; no
+  training at all. A model that does not beat it has learnt little beyond the taxonomy's
+  keywords.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from framescope.metrics import tune_thresholds
+from framescope.data.dataset import expand_inputs, load_labelled
+from framescope.data.errors import DataError
+from framescope.data.fingerprint import fingerprint, normalise_text
+from framescope.data.provenance import carve_dev, load_recorded, recorded_paths
+from framescope.data.records import ReadOptions
+from framescope.data.schema import Passage
+from framescope.data.taxonomy import Taxonomy, label_matrix
+from framescope.inference import decide
+from framescope.thresholds import tune_thresholds
 
-__all__ = ["TfidfBaseline"]
+__all__ = ["CueBaseline", "TfidfBaseline", "tfidf_for_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,13 +158,7 @@ class TfidfBaseline:
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Boolean decisions: thresholds (multi-label) or argmax (single-label)."""
-        probs = np.asarray(probs)
-        if self.single_label:
-            d = np.zeros(probs.shape, dtype=bool)
-            if len(probs):
-                d[np.arange(len(probs)), probs.argmax(1)] = True
-            return d
-        return probs >= self.thresholds_
+        return decide(probs, self.thresholds_, single_label=self.single_label)
 
     def describe(self) -> dict[str, Any]:
         """Settings and fitted facts, for ``metrics.json``."""
@@ -168,3 +177,141 @@ class TfidfBaseline:
                         thresholds=dict(zip(self.labels, map(float, self.thresholds_))),
                         threshold_source=dict(zip(self.labels, self.threshold_sources_)))
         return info
+
+
+class CueBaseline:
+    """Cue-word matching: a label scores by how many of its taxonomy cues a text contains.
+
+    Each cue (a word or phrase from the label's ``cues`` list) is matched case-insensitively as a
+    whole word or phrase; a label's score is ``m / (m + 1)`` for ``m`` distinct cues found, so
+    one match gives 0.5 and the default threshold 0.5 means "any cue". Single-label: the label
+    with the most matches (the first in taxonomy order on ties).
+
+    Raises:
+        DataError: when no label of the taxonomy lists cues.
+
+    Example:
+        >>> tax = Taxonomy.from_dict({"labels": [{"id": "a", "cues": ["proxy war"]}, {"id": "b"}]})
+        >>> CueBaseline(tax).predict_proba(["A proxy war, they said."]).tolist()
+        [[0.5, 0.0]]
+    """
+
+    def __init__(self, taxonomy: Taxonomy, *, single_label: bool = False) -> None:
+        self.labels = taxonomy.ids
+        self.single_label = single_label
+        self.patterns = [[re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, c.lower().split())) + r"(?!\w)")
+                          for c in lab.cues if c.strip()] for lab in taxonomy.labels]
+        if not any(self.patterns):
+            raise DataError(f"taxonomy {taxonomy.id!r} lists no cue words for any label, so the cue "
+                            "baseline has nothing to match; add 'cues' to the taxonomy file or "
+                            "drop --baseline cues")
+        self.thresholds_ = np.full(len(self.labels), 0.5)
+        self.threshold_sources_ = ["default"] * len(self.labels)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores ``(len(texts), n_labels)``."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        for i, text in enumerate(texts):
+            low = text.lower()
+            for j, pats in enumerate(self.patterns):
+                m = sum(1 for pat in pats if pat.search(low))
+                out[i, j] = m / (m + 1)
+        return out
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Any cue (multi-label), or the label with the most cues (single-label)."""
+        return decide(probs, self.thresholds_, single_label=self.single_label)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings, for ``metrics.json``."""
+        return {"kind": "cues", "description": "cue-word matching from the taxonomy file (a label "
+                "is predicted when any of its cues occurs as a word or phrase)",
+                "cues": {lab: len(p) for lab, p in zip(self.labels, self.patterns)}}
+
+
+def tfidf_for_model(art: Any, *, train: Sequence[str] = (), dev: Sequence[str] = (),
+                    eval_passages: Sequence[Passage] = (), seed: int = 0, on_error: str = "stop",
+                    errors_path: Path | None = None) -> tuple[TfidfBaseline, dict[str, Any], list[str]]:
+    """Fit the TF-IDF baseline on a model's own training data; returns (baseline, info, notes).
+
+    The data comes from the artifact's record (:func:`framescope.data.provenance.load_recorded`,
+    the reader training itself uses, so a dev split carved at training time is carved again
+    identically), or from ``train``/``dev`` paths when given.
+
+    Raises:
+        DataError: when the training data cannot be read (the message says how to pass it).
+    """
+    meta, tax, notes = art.meta, art.taxonomy, []
+    fallback = ReadOptions(labels_required=True)
+    hint = "pass --baseline-train PATH [--baseline-dev PATH] or --baseline none"
+    dev_passages: list[Passage] | None = None
+    info: dict[str, Any] = {"dev": None}
+
+    def read(paths: Sequence[str], what: str) -> Any:
+        missing = [str(p) for p in expand_inputs(paths) if not p.exists()]
+        if missing:
+            raise DataError(f"{what}: not found: {missing}")
+        return load_labelled(list(paths), fallback, what=what, on_error=on_error,  # type: ignore[arg-type]
+                             errors_path=errors_path)
+
+    if train:
+        data = read(train, "--baseline-train")
+        train_passages = data.passages
+        info["train"] = {"paths": list(train), "source": "command line",
+                         "passages": len(train_passages), "fingerprint": data.fingerprint}
+    else:
+        paths, _ = recorded_paths(meta, "train")
+        if not paths:
+            raise DataError(f"model {art.name!r} records no training data paths (framescope.json "
+                            f"data.train.paths); {hint}")
+        try:
+            train_passages = load_recorded(meta, artifact_path=art.path, which="train")
+        except DataError as exc:
+            raise DataError(f"cannot train the baseline on the model's training data: {exc}; {hint}") from exc
+        info["train"] = {"paths": paths, "source": "artifact", "passages": len(train_passages),
+                         "fingerprint": fingerprint(train_passages)}
+    if dev:
+        data = read(dev, "--baseline-dev")
+        dev_passages = data.passages
+        info["dev"] = {"paths": list(dev), "passages": len(dev_passages),
+                       "fingerprint": data.fingerprint, "carved": None}
+    elif not train:
+        dev_paths, dev_sec = recorded_paths(meta, "dev")
+        carved = dev_sec.get("carved_from") == "train"
+        if dev_paths or carved:
+            try:
+                dev_passages = load_recorded(meta, artifact_path=art.path, which="dev")
+            except DataError as exc:
+                raise DataError(f"cannot read the model's dev data for the baseline: {exc}; {hint}") from exc
+            info["dev"] = {"paths": [] if carved else dev_paths, "passages": len(dev_passages),
+                           "fingerprint": fingerprint(dev_passages),
+                           "carved": (f"carved from the training data as at training time "
+                                      f"({dev_sec.get('ratio')} grouped by {dev_sec.get('group_by')}, "
+                                      f"seed {dev_sec.get('seed')})") if carved else None}
+    if dev_passages is None and not art.single_label and len({p.group for p in train_passages}) >= 5:
+        train_passages, dev_passages, _ = carve_dev(train_passages, ratio=0.1, group_by="article_id", seed=13)
+        info["dev"] = {"paths": [], "passages": len(dev_passages), "fingerprint": fingerprint(dev_passages),
+                       "carved": "10% of the training data, grouped by article_id, seed 13 (no dev "
+                                 "data recorded or given)"}
+        notes.append("No dev data was recorded or given, so the baseline's thresholds were tuned on "
+                     "a 10% grouped split carved from its training data.")
+    seen = {normalise_text(p.text) for p in train_passages}
+    seen.update(normalise_text(p.text) for p in dev_passages or [])
+    overlap = sum(normalise_text(p.text) in seen for p in eval_passages)
+    info["overlap_with_evaluation_data"] = overlap
+    if overlap:
+        notes.append(f"{overlap} of {len(eval_passages)} evaluation records have the same text as a "
+                     "record of the training or dev data: scores on them may be optimistic.")
+    outside = sorted({lab for p in train_passages for lab in (p.labels or []) if lab not in tax})
+    if outside:
+        notes.append(f"The baseline's training data has labels outside the model's taxonomy, "
+                     f"ignored: {outside}")
+    t0 = time.perf_counter()
+    base = TfidfBaseline(tax.ids, single_label=art.single_label, seed=seed)
+    base.fit([p.text for p in train_passages], label_matrix(train_passages, tax),
+             [p.text for p in dev_passages] if dev_passages is not None else None,
+             label_matrix(dev_passages, tax) if dev_passages is not None else None)
+    info["train"]["units"] = len(train_passages)
+    info["fit_seconds"] = round(time.perf_counter() - t0, 2)
+    info.update(base.describe())
+    return base, info, notes

@@ -3,11 +3,12 @@
 The pipeline: load the artifact; read the data through :mod:`framescope.data` (optionally
 keeping one ``split``); map data labels to model labels (``--labels-map``) and check that the
 label sets agree; build evaluation *units* (each record at ``level="passage"``, each
-``article_id`` at ``level="article"``); cut records longer than the model's window into passages
-(:func:`framescope.data.split_article`); score the passages; aggregate passage scores to units
-(``max`` or ``noisy-or``); decide with the model's thresholds; compute metrics, bootstrap
-intervals over whole articles, calibration and curves; train and score the TF-IDF baseline on the
-model's own training data; optionally score a second model and test the difference.
+``article_id`` at ``level="article"``); score them through the one passage path of
+:mod:`framescope.inference` (records longer than the model's window are cut into passages, the
+pieces' scores are combined with the model's rule or ``--aggregate``, decisions use the model's
+thresholds); compute metrics, bootstrap intervals over whole articles, calibration and curves;
+run the baselines (TF-IDF trained on the model's own training data, cue-word matching from the
+taxonomy); optionally score a second model and test the differences.
 
 Everything goes into one JSON-ready dict (see :func:`evaluate`); the Markdown and HTML reports
 are rendered from it by :mod:`framescope.reports.evaluation`.
@@ -29,31 +30,34 @@ from typing import Any, Literal
 import numpy as np
 
 from framescope import metrics as M
-from framescope.data import (
-    DataError,
-    LoadedData,
-    Passage,
-    ReadOptions,
-    Taxonomy,
-    expand_inputs,
-    fingerprint,
-    label_matrix,
-    load_passages,
-    normalise_text,
-    split_article,
-    split_passages,
+from framescope.data.dataset import load_labelled
+from framescope.data.errors import DataError
+from framescope.data.labels_map import apply_labels_map, load_labels_map
+from framescope.data.passages import approx_tokens
+from framescope.data.provenance import options_from_record, recorded_paths, resolve_recorded_path
+from framescope.data.records import ReadOptions
+from framescope.data.schema import Passage
+from framescope.data.taxonomy import Taxonomy, label_matrix
+from framescope.inference import (
+    COMBINE_RULES,
+    combine,
+    cut_records,
+    decide,
+    default_combine,
+    passage_budget,
+    predict_proba,
+    token_counter,
 )
+from framescope.modeling import Artifact, load_artifact, versions
 
 __all__ = [
+    "BASELINES",
     "RESULT_FORMAT",
     "EvalConfig",
     "Units",
-    "aggregate",
-    "apply_labels_map",
     "build_units",
     "check_label_sets",
     "evaluate",
-    "load_labels_map",
     "write_outputs",
 ]
 
@@ -62,8 +66,8 @@ logger = logging.getLogger(__name__)
 #: Version of the ``metrics.json`` layout.
 RESULT_FORMAT = 1
 Level = Literal["passage", "article"]
-Aggregation = Literal["max", "noisy-or"]
-AGGREGATIONS = ("max", "noisy-or")
+#: Baselines ``--baseline`` accepts (``none`` runs neither).
+BASELINES = ("tfidf", "cues")
 #: Characters of passage text kept per listed error.
 ERROR_TEXT_CHARS = 1200
 
@@ -79,12 +83,13 @@ class EvalConfig:
         read_options: format and column mapping of ``data``.
         split: keep only records whose ``split`` tag equals this (adapters tag train/dev).
         level: ``passage`` (each record is a unit) or ``article`` (records grouped by
-            ``article_id``, gold labels = union, scores aggregated).
-        aggregate: how passage scores become a unit score: ``max`` or ``noisy-or``
-            (``1 - prod(1 - p)``).
+            ``article_id``, gold labels = union, scores combined).
+        aggregate: how passage scores become a unit score: ``max``, ``noisy-or``
+            (``1 - prod(1 - p)``) or ``mean``; ``None`` = the model's rule (max for multi-label
+            models, mean for single-label ones; see :mod:`framescope.inference`).
         compare: a second artifact scored on the same units, with a paired bootstrap test.
-        baseline: ``"tfidf"`` (required), ``"none"``, or ``None`` (TF-IDF when the model's
-            training data can be read, otherwise skipped with a note).
+        baseline: ``None`` (both baselines when they can run, skipped with a note otherwise),
+            ``"none"``, or the baselines required: ``"tfidf"``, ``"cues"`` or a list of them.
         baseline_train, baseline_dev: override the training/dev data recorded in the artifact.
         labels_map: JSON/YAML file mapping data labels to model labels (``null`` drops one).
         n_boot, seed, ci_level: bootstrap settings.
@@ -99,9 +104,9 @@ class EvalConfig:
     read_options: ReadOptions = field(default_factory=lambda: ReadOptions(labels_required=True))
     split: str | None = None
     level: Level = "passage"
-    aggregate: Aggregation = "max"
+    aggregate: str | None = None
     compare: Path | None = None
-    baseline: Literal["tfidf", "none"] | None = None
+    baseline: str | Sequence[str] | None = None
     baseline_train: list[str] = field(default_factory=list)
     baseline_dev: list[str] = field(default_factory=list)
     labels_map: Path | None = None
@@ -119,72 +124,24 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.level not in ("passage", "article"):
             raise ValueError(f"The 'level' parameter must be passage or article. Got {self.level!r} instead.")
-        if self.aggregate not in AGGREGATIONS:
-            raise ValueError(f"The 'aggregate' parameter must be max or noisy-or. Got {self.aggregate!r} instead.")
-        if self.baseline not in (None, "tfidf", "none"):
-            raise ValueError(f"The 'baseline' parameter must be tfidf or none. Got {self.baseline!r} instead.")
+        if self.aggregate is not None and self.aggregate not in COMBINE_RULES:
+            raise ValueError(f"The 'aggregate' parameter must be one of {', '.join(COMBINE_RULES)}. "
+                             f"Got {self.aggregate!r} instead.")
+        given = [self.baseline] if isinstance(self.baseline, str) else list(self.baseline or [])
+        if any(b not in (*BASELINES, "none") for b in given) or ("none" in given and len(given) > 1):
+            raise ValueError(f"The 'baseline' parameter must be none or some of {', '.join(BASELINES)}. "
+                             f"Got {self.baseline!r} instead.")
         if self.n_boot < 1:
             raise ValueError(f"The 'n_boot' parameter must be at least 1. Got {self.n_boot} instead.")
         self.model = Path(self.model)
         self.data = [str(d) for d in self.data]
 
-
-# --------------------------------------------------------------------------- labels
-
-def load_labels_map(path: str | Path) -> dict[str, str | None]:
-    """Read a labels map: a JSON or YAML mapping ``{data_label: model_label | null}``.
-
-    Raises:
-        DataError: when the file is missing, does not parse or is not a flat mapping of strings.
-    """
-    path = Path(path)
-    from framescope.data.io import read_json_or_yaml
-
-    data = read_json_or_yaml(path, "labels map")
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a mapping of data labels to model labels, e.g. "
-                        f'{{"Economic": "economic_cost", "Other": null}}; got {type(data).__name__}')
-    out: dict[str, str | None] = {}
-    for key, value in data.items():
-        if not isinstance(key, str) or not (value is None or isinstance(value, str)):
-            raise DataError(f"{path}: entry {key!r}: {value!r}: expected a data label (string) "
-                            "mapped to a model label (string) or null (drop the label)")
-        out[key] = value
-    return out
-
-
-def apply_labels_map(passages: Sequence[Passage], mapping: dict[str, str | None],
-                     model_labels: Sequence[str], *, where: str = "labels map") -> dict[str, Any]:
-    """Rename data labels in place with ``mapping``; labels mapped to ``None`` are dropped.
-
-    Labels not in the map are kept as they are. Returns counts for the report.
-
-    Raises:
-        DataError: when a target is not a model label (naming it and the model's labels).
-    """
-    known = set(model_labels)
-    bad = sorted({v for v in mapping.values() if v is not None and v not in known})
-    if bad:
-        raise DataError(f"{where}: target label(s) {bad} are not model labels; the model's labels "
-                        f"({len(model_labels)}) are: {', '.join(model_labels)}")
-    renamed = dropped = 0
-    for p in passages:
-        if not p.labels:
-            continue
-        new: list[str] = []
-        for lab in p.labels:
-            if lab in mapping:
-                target = mapping[lab]
-                if target is None:
-                    dropped += 1
-                    continue
-                renamed += lab != target
-                lab = target
-            if lab not in new:
-                new.append(lab)
-        p.labels = new
-    return {"entries": len(mapping), "renamed": renamed, "dropped": dropped,
-            "map": dict(mapping)}
+    def baselines(self) -> dict[str, bool]:
+        """Baselines to run and whether each is required (a failure is then an error)."""
+        if self.baseline is None:
+            return dict.fromkeys(BASELINES, False)
+        given = [self.baseline] if isinstance(self.baseline, str) else list(self.baseline)
+        return {} if given == ["none"] else dict.fromkeys(given, True)
 
 
 def check_label_sets(data_labels: set[str], model_labels: Sequence[str], *, data_name: str,
@@ -207,7 +164,8 @@ def check_label_sets(data_labels: set[str], model_labels: Sequence[str], *, data
     return [lab for lab in model_labels if lab not in data_labels]
 
 
-# --------------------------------------------------------------------------- units & aggregation
+# --------------------------------------------------------------------------- units
+
 
 @dataclass
 class Units:
@@ -220,10 +178,10 @@ class Units:
         pieces: the passages the model scores (records, or parts of records longer than its
             window).
         piece_unit: index of the unit each piece belongs to.
+        cut: how many records were cut into several pieces.
+        titles: a display title per unit (may be ``None``).
         records: the records as read (what the TF-IDF baseline scores: it has no window).
         record_unit: index of the unit each record belongs to.
-        segmented: how many records were cut into several pieces.
-        titles: a display title per unit (may be ``None``).
     """
 
     ids: list[str]
@@ -231,7 +189,7 @@ class Units:
     y: np.ndarray
     pieces: list[Passage]
     piece_unit: np.ndarray
-    segmented: int = 0
+    cut: int = 0
     titles: list[str | None] = field(default_factory=list)
     records: list[Passage] = field(default_factory=list)
     record_unit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -240,29 +198,17 @@ class Units:
         return len(self.ids)
 
 
-def build_units(
-    passages: Sequence[Passage],
-    taxonomy: Taxonomy,
-    *,
-    level: Level = "passage",
-    max_tokens: int | None = None,
-    count_tokens: Callable[[str], int] | None = None,
-    token_counts: Sequence[int] | None = None,
-) -> Units:
-    """Group records into units and cut records over ``max_tokens`` into passages.
-
-    ``token_counts`` (one per record, e.g. from one batched tokenizer call) avoids counting
-    twice; ``count_tokens`` is used inside :func:`split_article` for the long ones.
-    """
+def build_units(passages: Sequence[Passage], taxonomy: Taxonomy, *, level: Level = "passage",
+                max_tokens: int | None = None,
+                count_tokens: Callable[[str], int] | None = None) -> Units:
+    """Group records into units and cut records over ``max_tokens`` into passages
+    (:func:`framescope.inference.cut_records`; ``count_tokens`` defaults to an estimate)."""
     index: dict[str, int] = {}
     gold: list[set[str]] = []
     groups: list[str] = []
     titles: list[str | None] = []
-    pieces: list[Passage] = []
-    piece_unit: list[int] = []
     record_unit: list[int] = []
-    segmented = 0
-    for i, p in enumerate(passages):
+    for p in passages:
         key = p.id if level == "passage" else p.group
         u = index.get(key)
         if u is None:
@@ -272,58 +218,25 @@ def build_units(
             titles.append(p.title)
         gold[u].update(p.labels or [])
         record_unit.append(u)
-        n_tok = token_counts[i] if token_counts is not None else None
-        too_long = max_tokens is not None and (
-            n_tok > max_tokens if n_tok is not None else
-            (count_tokens(p.text) if count_tokens else len(p.text.split())) > max_tokens)
-        if too_long:
-            parts = split_article(p, max_tokens=max_tokens, count_tokens=count_tokens)
-            segmented += len(parts) > 1
-        else:
-            parts = [p]
-        pieces.extend(parts)
-        piece_unit.extend([u] * len(parts))
+    rec_unit = np.asarray(record_unit, dtype=np.int64)
+    if max_tokens is None:
+        pieces = cut_records(passages, count_tokens or approx_tokens, 10**9)
+    else:
+        pieces = cut_records(passages, count_tokens or approx_tokens, max_tokens)
     fake = [Passage(id=k, text="x", labels=sorted(g)) for k, g in zip(index, gold)]
-    return Units(list(index), groups, label_matrix(fake, taxonomy).astype(bool), pieces,
-                 np.asarray(piece_unit, dtype=np.int64), segmented, titles, list(passages),
-                 np.asarray(record_unit, dtype=np.int64))
-
-
-def aggregate(piece_probs: np.ndarray, piece_unit: np.ndarray, n_units: int,
-              method: Aggregation = "max") -> np.ndarray:
-    """Unit scores from piece scores: ``max`` or ``noisy-or`` (``1 - prod(1 - p)``).
-
-    Example:
-        >>> p = np.array([[0.5], [0.5], [0.2]])
-        >>> aggregate(p, np.array([0, 0, 1]), 2, "noisy-or").round(6).ravel().tolist()
-        [0.75, 0.2]
-    """
-    piece_probs = np.asarray(piece_probs, dtype=np.float64)
-    n_labels = piece_probs.shape[1]
-    if method == "max":
-        out = np.full((n_units, n_labels), -np.inf)
-        np.maximum.at(out, piece_unit, piece_probs)
-        out[np.isinf(out)] = 0.0
-        return out
-    if method == "noisy-or":
-        miss = np.ones((n_units, n_labels))
-        np.multiply.at(miss, piece_unit, 1.0 - np.clip(piece_probs, 0.0, 1.0))
-        return 1.0 - miss
-    raise ValueError(f"The 'method' parameter must be max or noisy-or. Got {method!r} instead.")
-
-
-def _best_piece(piece_probs: np.ndarray, piece_unit: np.ndarray, unit: int, col: int) -> int:
-    idx = np.flatnonzero(piece_unit == unit)
-    return int(idx[np.argmax(piece_probs[idx, col])])
+    return Units(list(index), groups, label_matrix(fake, taxonomy).astype(bool), pieces.passages,
+                 rec_unit[pieces.owner] if len(pieces.owner) else pieces.owner, pieces.cut, titles,
+                 list(passages), rec_unit)
 
 
 # --------------------------------------------------------------------------- one system
+
 
 @dataclass
 class _System:
     name: str
     kind: str
-    item_probs: np.ndarray  # scores of the scored items (model: pieces; baseline: records)
+    item_probs: np.ndarray  # scores of the scored items (model: pieces; baselines: records)
     probs: np.ndarray
     pred: np.ndarray
     thresholds: np.ndarray
@@ -351,6 +264,32 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _best_piece(piece_probs: np.ndarray, piece_unit: np.ndarray, unit: int, col: int) -> int:
+    idx = np.flatnonzero(piece_unit == unit)
+    return int(idx[np.argmax(piece_probs[idx, col])])
+
+
+def _errors(sys_: _System, units: Units, labels: list[str], *, single_label: bool,
+            k: int) -> list[dict[str, Any]]:
+    y, out = units.y, []
+    for e in M.confident_errors(y, sys_.probs, sys_.pred, labels, k=k, single_label=single_label):
+        u = e["row"]
+        col = labels.index(e["label"])
+        piece = sys_.items[_best_piece(sys_.item_probs, sys_.item_unit, u, col)]
+        text = piece.text
+        out.append({
+            "id": units.ids[u], "article_id": units.groups[u], "title": units.titles[u],
+            "label": e["label"], "kind": e["kind"], "score": e["score"],
+            "threshold": float(sys_.thresholds[col]), "confidence": e["confidence"],
+            "gold": [lab for lab, on in zip(labels, y[u]) if on],
+            "predicted": [lab for lab, on in zip(labels, sys_.pred[u]) if on],
+            "passage_id": piece.id,
+            "text": text[:ERROR_TEXT_CHARS] + ("…" if len(text) > ERROR_TEXT_CHARS else ""),
+            **({"gold_label": e["gold_label"]} if "gold_label" in e else {}),
+        })
+    return out
+
+
 def _system_block(sys_: _System, units: Units, labels: list[str], *, single_label: bool,
                   cfg: EvalConfig) -> dict[str, Any]:
     y = units.y
@@ -369,188 +308,14 @@ def _system_block(sys_: _System, units: Units, labels: list[str], *, single_labe
         block["per_label"][lab]["f1_ci"] = ci["per_label_f1"][lab]
     block["calibration"] = M.calibration(y, sys_.probs, single_label=single_label)
     for j, lab in enumerate(labels):
-        cal = M.calibration(y[:, j:j + 1], sys_.probs[:, j:j + 1])
-        block["per_label"][lab]["ece"] = cal["ece"]
+        block["per_label"][lab]["ece"] = M.calibration(y[:, j:j + 1], sys_.probs[:, j:j + 1])["ece"]
     block["pr_curves"] = M.pr_curves(y, sys_.probs, labels)
     block["cooccurrence_predicted"] = M.cooccurrence(sys_.pred)
-    errors = []
-    for e in M.confident_errors(y, sys_.probs, sys_.pred, labels, k=cfg.top_errors,
-                                single_label=single_label):
-        u = e["row"]
-        col = labels.index(e["label"])
-        piece = sys_.items[_best_piece(sys_.item_probs, sys_.item_unit, u, col)]
-        text = piece.text
-        truncated = len(text) > ERROR_TEXT_CHARS
-        errors.append({
-            "id": units.ids[u], "article_id": units.groups[u], "title": units.titles[u],
-            "label": e["label"], "kind": e["kind"], "score": e["score"],
-            "threshold": float(sys_.thresholds[col]), "confidence": e["confidence"],
-            "gold": [lab for lab, on in zip(labels, y[u]) if on],
-            "predicted": [lab for lab, on in zip(labels, sys_.pred[u]) if on],
-            "passage_id": piece.id,
-            "text": text[:ERROR_TEXT_CHARS] + ("…" if truncated else ""),
-            **({"gold_label": e["gold_label"]} if "gold_label" in e else {}),
-        })
-    block["errors"] = errors
+    block["errors"] = _errors(sys_, units, labels, single_label=single_label, k=cfg.top_errors)
     return block
 
 
-# --------------------------------------------------------------------------- data helpers
-
-def _read(paths: Sequence[str], options: ReadOptions, cfg: EvalConfig, *, what: str,
-          split: str | None = None) -> LoadedData:
-    data = load_passages(list(paths), options, taxonomy=None, on_error=cfg.on_error,
-                         errors_path=cfg.errors_path)
-    if split is not None:
-        kept = [p for p in data.passages if p.split == split]
-        if not kept:
-            found = sorted({str(p.split) for p in data.passages})
-            raise DataError(f"{what}: no records with split {split!r} in {', '.join(paths)}; "
-                            f"splits found: {found}")
-        data.passages = kept
-    unlabelled = [p.id for p in data.passages if p.labels is None]
-    if unlabelled:
-        raise DataError(f"{what}: {len(unlabelled)} record(s) have no 'labels' field (e.g. "
-                        f"{unlabelled[:3]}); evaluation needs labelled data ([] means 'no label')")
-    return data
-
-
-def _options_from_meta(section: dict[str, Any], fallback: ReadOptions) -> ReadOptions:
-    raw = section.get("read_options") or section.get("options") or {}
-    if not isinstance(raw, dict):
-        raw = {}
-    fields = ("format", "text_column", "labels_column", "id_column", "labels_sep")
-    kwargs = {k: raw[k] for k in fields if isinstance(raw.get(k), str)}
-    if "format" not in kwargs and isinstance(section.get("format"), str):
-        kwargs["format"] = section["format"]
-    return ReadOptions(**kwargs, labels_required=True) if kwargs else fallback
-
-
-def _resolve_paths(paths: Sequence[str], artifact_path: Path | None) -> list[str]:
-    """Recorded paths made readable here, as training resolves them (project root first)."""
-    from framescope.training import resolve_recorded_path
-
-    return [resolve_recorded_path(p, artifact_path) for p in paths]
-
-
-def _recorded(meta: dict[str, Any], split: str) -> tuple[list[str], dict[str, Any]]:
-    section = (meta.get("data") or {}).get(split) or {}
-    if not isinstance(section, dict):
-        return [], {}
-    paths = section.get("paths") or []
-    if isinstance(paths, str):
-        paths = [paths]
-    return [str(p) for p in paths], section
-
-
-# --------------------------------------------------------------------------- baseline
-
-def _train_baseline(art: Any, cfg: EvalConfig, labels: list[str], notes: list[str],
-                    eval_passages: Sequence[Passage] = ()) -> tuple[Any, dict[str, Any]]:
-    """Fit the TF-IDF baseline on the model's training data; returns (baseline, info).
-
-    The data comes from the artifact through :func:`framescope.training.load_recorded_data`
-    (the loader training itself uses, so a dev split carved at training time is carved again
-    identically), or from ``--baseline-train``/``--baseline-dev``.
-    """
-    from framescope.baseline import TfidfBaseline
-
-    meta = art.meta
-    tax = art.taxonomy
-    fallback = ReadOptions(labels_required=True)
-    hint = "pass --baseline-train PATH [--baseline-dev PATH] or --baseline none"
-    dev_passages: list[Passage] | None = None
-    info: dict[str, Any] = {"dev": None}
-    if cfg.baseline_train:
-        missing = [str(p) for p in expand_inputs(cfg.baseline_train) if not p.exists()]
-        if missing:
-            raise DataError(f"--baseline-train: not found: {missing}")
-        train = _read(cfg.baseline_train, fallback, cfg, what="baseline training data")
-        train_passages = train.passages
-        info["train"] = {"paths": list(cfg.baseline_train), "source": "command line",
-                         "passages": len(train_passages), "fingerprint": train.fingerprint}
-        if cfg.baseline_dev:
-            dev = _read(cfg.baseline_dev, fallback, cfg, what="baseline dev data")
-            dev_passages = dev.passages
-            info["dev"] = {"paths": list(cfg.baseline_dev), "passages": len(dev_passages),
-                           "fingerprint": dev.fingerprint, "carved": None}
-    else:
-        from framescope.training import load_recorded_data
-
-        train_paths, _ = _recorded(meta, "train")
-        if not train_paths:
-            raise DataError(f"model {art.name!r} records no training data paths (framescope.json "
-                            f"data.train.paths); {hint}")
-        try:
-            train_passages = load_recorded_data(meta, artifact_path=art.path, which="train")
-        except DataError as exc:
-            raise DataError(f"cannot train the baseline on the model's training data: {exc}; {hint}") from exc
-        info["train"] = {"paths": train_paths, "source": "artifact", "passages": len(train_passages),
-                         "fingerprint": fingerprint(train_passages)}
-        dev_paths, dev_sec = _recorded(meta, "dev")
-        carved = dev_sec.get("carved_from") == "train"
-        if cfg.baseline_dev:
-            dev = _read(cfg.baseline_dev, fallback, cfg, what="baseline dev data")
-            dev_passages = dev.passages
-            info["dev"] = {"paths": list(cfg.baseline_dev), "passages": len(dev_passages),
-                           "fingerprint": dev.fingerprint, "carved": None}
-        elif dev_paths or carved:
-            try:
-                dev_passages = load_recorded_data(meta, artifact_path=art.path, which="dev")
-            except DataError as exc:
-                raise DataError(f"cannot read the model's dev data for the baseline: {exc}; {hint}") from exc
-            info["dev"] = {"paths": [] if carved else dev_paths, "passages": len(dev_passages),
-                           "fingerprint": fingerprint(dev_passages),
-                           "carved": (f"carved from the training data as at training time "
-                                      f"({dev_sec.get('ratio')} grouped by {dev_sec.get('group_by')}, "
-                                      f"seed {dev_sec.get('seed')})") if carved else None}
-    if dev_passages is None and not art.single_label and len({p.group for p in train_passages}) >= 5:
-        parts = split_passages(train_passages, ratios={"train": 0.9, "dev": 0.1},
-                               group_by="article_id", seed=13)
-        train_passages, dev_passages = parts["train"], parts["dev"]
-        info["dev"] = {"paths": [], "passages": len(dev_passages),
-                       "fingerprint": fingerprint(dev_passages),
-                       "carved": "10% of the training data, grouped by article_id, seed 13 (no dev "
-                                 "data recorded or given)"}
-        notes.append("No dev data was recorded or given, so the baseline's thresholds were tuned on "
-                     "a 10% grouped split carved from its training data.")
-    seen = {normalise_text(p.text) for p in train_passages}
-    seen.update(normalise_text(p.text) for p in dev_passages or [])
-    overlap = sum(normalise_text(p.text) in seen for p in eval_passages)
-    info["overlap_with_evaluation_data"] = overlap
-    if overlap:
-        notes.append(f"{overlap} of {len(eval_passages)} evaluation records have the same text as a "
-                     "record of the training or dev data: scores on them may be optimistic.")
-    y_train = label_matrix(train_passages, tax)
-    y_dev = label_matrix(dev_passages, tax) if dev_passages is not None else None
-    outside = sorted({lab for p in train_passages for lab in (p.labels or []) if lab not in tax})
-    if outside:
-        notes.append(f"The baseline's training data has labels outside the model's taxonomy, "
-                     f"ignored: {outside}")
-    t0 = time.perf_counter()
-    base = TfidfBaseline(labels, single_label=art.single_label, seed=cfg.seed)
-    base.fit([p.text for p in train_passages], y_train,
-             [p.text for p in dev_passages] if dev_passages is not None else None, y_dev)
-    info["train"]["units"] = len(train_passages)
-    info["fit_seconds"] = round(time.perf_counter() - t0, 2)
-    info.update(base.describe())
-    return base, info
-
-
-# --------------------------------------------------------------------------- main entry
-
-def _versions() -> dict[str, str]:
-    import sklearn
-
-    from framescope.modeling import versions
-
-    out = versions()
-    out.update(numpy=np.__version__, scikit_learn=sklearn.__version__,
-               python=platform.python_version())
-    return out
-
-
-def _model_info(art: Any) -> dict[str, Any]:
+def _model_info(art: Artifact) -> dict[str, Any]:
     meta = art.meta
     return {
         "name": art.name, "path": str(art.path) if art.path else None,
@@ -562,11 +327,88 @@ def _model_info(art: Any) -> dict[str, Any]:
     }
 
 
-def _precision_used(requested: str) -> str:
-    from framescope.modeling import autocast_dtype
+def _model_system(art: Artifact, key: str, units: Units, labels: list[str], method: str,
+                  cfg: EvalConfig) -> _System:
+    """Score the units' pieces with a model (its columns put in ``labels`` order)."""
+    from framescope.runtime import resolve_precision
 
-    dtype = autocast_dtype(requested)
-    return "fp32" if dtype is None else "bf16"
+    order = [art.taxonomy.index[lab] for lab in labels]
+    t0 = time.perf_counter()
+    piece_probs = predict_proba(art, [p.text for p in units.pieces], batch_size=cfg.batch_size,
+                                precision=cfg.precision, progress=cfg.progress)[:, order]
+    secs = time.perf_counter() - t0
+    probs = combine(piece_probs, units.piece_unit, len(units), method)
+    thresholds = art.threshold_vector()[order]
+    recorded = art.meta.get("threshold_source") or {}
+    sources = [str(recorded.get(lab, "recorded" if lab in art.thresholds else "default 0.5"))
+               for lab in labels]
+    info: dict[str, Any] = {"model": _model_info(art), "score_seconds": round(secs, 2)}
+    if key == "model":
+        info["precision"] = {"requested": cfg.precision, "used": resolve_precision(cfg.precision)}
+        info["passages_per_second"] = round(len(units.pieces) / max(secs, 1e-9), 1)
+    return _System(art.name, key, piece_probs, probs,
+                   decide(probs, thresholds, single_label=art.single_label), thresholds, sources,
+                   info, units.pieces, units.piece_unit)
+
+
+def _baseline_systems(art: Artifact, cfg: EvalConfig, units: Units, method: str,
+                      notes: list[str]) -> tuple[dict[str, _System], dict[str, str | None]]:
+    """The baselines that ran, and why each one that did not was skipped."""
+    from framescope.baseline import CueBaseline, tfidf_for_model
+
+    systems: dict[str, _System] = {}
+    reason = f"not requested (--baseline {cfg.baseline if isinstance(cfg.baseline, str) else ' '.join(cfg.baseline or [])})"
+    skipped: dict[str, str | None] = dict.fromkeys(BASELINES, reason)
+    for name, required in cfg.baselines().items():
+        try:
+            if name == "tfidf":
+                base, info, extra = tfidf_for_model(
+                    art, train=cfg.baseline_train, dev=cfg.baseline_dev, eval_passages=units.records,
+                    seed=cfg.seed, on_error=cfg.on_error, errors_path=cfg.errors_path)
+                notes.extend(extra)
+                key, title = "baseline", "TF-IDF + logistic regression"
+                info = {"baseline": info}
+            else:
+                base, key, title = CueBaseline(art.taxonomy, single_label=art.single_label), "cues", "cue words"
+                info = {"baseline": base.describe()}
+        except DataError as exc:
+            if required:
+                raise
+            skipped[name] = str(exc)
+            if name == "tfidf":
+                notes.append(f"TF-IDF baseline skipped: {exc}")
+                logger.warning("TF-IDF baseline skipped: %s", exc)
+            continue
+        skipped[name] = None
+        # baselines have no window: they score whole records, as they were built on them
+        rp = base.predict_proba([p.text for p in units.records])
+        probs = combine(rp, units.record_unit, len(units), method)
+        systems[key] = _System(title, key, rp, probs, base.decide(probs),
+                               np.asarray(base.thresholds_, dtype=np.float64),
+                               list(base.threshold_sources_), info, units.records, units.record_unit)
+    return systems, skipped
+
+
+# --------------------------------------------------------------------------- main entry
+
+
+def _load_data(cfg: EvalConfig, art: Artifact, notes: list[str]) -> tuple[list[str], ReadOptions, Any]:
+    data_paths, options = list(cfg.data), cfg.read_options
+    if not data_paths:
+        recorded, test_sec = recorded_paths(art.meta, "test")
+        if not recorded:
+            raise DataError(f"no --data given and model {art.name!r} records no test data "
+                            "(framescope.json data.test.paths); pass --data PATH")
+        data_paths = [resolve_recorded_path(p, art.path) for p in recorded]
+        options = options_from_record(test_sec, options)
+        notes.append(f"Data: the test set recorded in the model ({', '.join(data_paths)}).")
+    data = load_labelled(data_paths, options, what="evaluation data", split=cfg.split,
+                         on_error=cfg.on_error, errors_path=cfg.errors_path)
+    tags = sorted({p.split for p in data.passages if p.split})
+    if len(tags) > 1:
+        notes.append(f"The data mixes records of the splits {', '.join(tags)}; pass --split NAME "
+                     "to evaluate on one of them.")
+    return data_paths, options, data
 
 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
@@ -574,67 +416,42 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
 
     Keys: ``format_version``, ``created``, ``command``, ``versions``, ``settings``, ``model``,
     ``data``, ``labels``, ``gold`` (label counts, co-occurrence), ``systems`` (``model``,
-    ``baseline``, ``compare`` blocks with ``per_label``, ``overall``, ``intervals``,
-    ``calibration``, ``pr_curves``, ``cooccurrence_predicted``, ``errors``), ``comparisons``
-    (paired bootstrap tests), ``baseline_skipped`` and ``notes``.
+    ``baseline`` (TF-IDF), ``cues``, ``compare`` blocks with ``per_label``, ``overall``,
+    ``intervals``, ``calibration``, ``pr_curves``, ``cooccurrence_predicted``, ``errors``),
+    ``comparisons`` (paired bootstrap tests), ``baseline_skipped``, ``cues_skipped`` and
+    ``notes``.
 
     Raises:
         DataError: unreadable data, label-set mismatch, a missing model, or a required baseline
-            whose training data cannot be read.
+            that cannot run.
     """
-    from framescope.modeling import load_artifact
-
     t_start = time.perf_counter()
     notes: list[str] = []
     art = load_artifact(cfg.model)
     labels = art.taxonomy.ids
     single = art.single_label
-
-    data_paths = list(cfg.data)
-    options = cfg.read_options
-    split = cfg.split
-    if not data_paths:
-        data_paths, test_sec = _recorded(art.meta, "test")
-        if not data_paths:
-            raise DataError(f"no --data given and model {art.name!r} records no test data "
-                            "(framescope.json data.test.paths); pass --data PATH")
-        data_paths = _resolve_paths(data_paths, art.path)
-        options = _options_from_meta(test_sec, options)
-        notes.append(f"Data: the test set recorded in the model ({', '.join(data_paths)}).")
-    data = _read(data_paths, options, cfg, what="evaluation data", split=split)
-    data_fp = data.fingerprint
+    method = cfg.aggregate or default_combine(single)
+    data_paths, options, data = _load_data(cfg, art, notes)
     passages = data.passages
-    split_tags = sorted({p.split for p in passages if p.split})
-    if len(split_tags) > 1:
-        notes.append(f"The data mixes records of the splits {', '.join(split_tags)}; pass --split NAME "
-                     "to evaluate on one of them.")
 
     map_info = None
     if cfg.labels_map is not None:
-        mapping = load_labels_map(cfg.labels_map)
-        map_info = apply_labels_map(passages, mapping, labels, where=str(cfg.labels_map))
+        map_info = apply_labels_map(passages, load_labels_map(cfg.labels_map), labels,
+                                    where=str(cfg.labels_map))
         map_info["path"] = str(cfg.labels_map)
-    data_labels = {lab for p in passages for lab in (p.labels or [])}
-    absent = check_label_sets(data_labels, labels, data_name=f"the data ({', '.join(data_paths)})",
-                              model_name=art.name)
+    absent = check_label_sets({lab for p in passages for lab in (p.labels or [])}, labels,
+                              data_name=f"the data ({', '.join(data_paths)})", model_name=art.name)
     if absent:
         notes.append(f"{len(absent)} model label(s) never occur in this data ({', '.join(absent)}): "
                      "their recall, ROC-AUC and average precision are undefined and reported as null.")
 
     tok = art.tokenizer
-    budget = max(8, art.max_length - 2)
-
-    def count_tokens(text: str) -> int:
-        return len(tok(text, add_special_tokens=False)["input_ids"])
-
-    counts = [len(ids) for ids in tok([p.text for p in passages], add_special_tokens=False)["input_ids"]]
-    units = build_units(passages, art.taxonomy, level=cfg.level, max_tokens=budget,
-                        count_tokens=count_tokens, token_counts=counts)
-    if units.segmented:
-        notes.append(f"{units.segmented} record(s) were longer than the model's window "
+    units = build_units(passages, art.taxonomy, level=cfg.level,
+                        max_tokens=passage_budget(tok, art.max_length), count_tokens=token_counter(tok))
+    if units.cut:
+        notes.append(f"{units.cut} record(s) were longer than the model's window "
                      f"({art.max_length} tokens) and were cut into passages whose scores were "
-                     f"aggregated with {cfg.aggregate}.")
-    has_articles = any(p.article_id for p in passages)
+                     f"combined with {method}.")
     if single:
         bad = np.flatnonzero(units.y.sum(1) != 1)
         if len(bad):
@@ -655,72 +472,15 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             raise DataError(f"--compare: {art.name!r} and {other.name!r} differ in problem type "
                             "(single-label vs multi-label)")
 
-    baseline = None
-    baseline_info: dict[str, Any] = {}
-    baseline_skipped = None
-    if cfg.baseline != "none":
-        try:
-            baseline, baseline_info = _train_baseline(art, cfg, labels, notes, passages)
-        except DataError as exc:
-            if cfg.baseline == "tfidf":
-                raise
-            baseline_skipped = str(exc)
-            notes.append(f"TF-IDF baseline skipped: {exc}")
-            logger.warning("TF-IDF baseline skipped: %s", exc)
-    else:
-        baseline_skipped = "not requested (--baseline none)"
-
-    texts = [p.text for p in units.pieces]
-    precision_used = _precision_used(cfg.precision)
-    t0 = time.perf_counter()
-    piece_probs = art.predict_proba(texts, batch_size=cfg.batch_size, precision=cfg.precision,
-                                    progress=cfg.progress)
-    score_seconds = time.perf_counter() - t0
-    thresholds = art.threshold_vector().astype(np.float64)
-    sources_map = art.meta.get("threshold_source") or {}
-    sources = [str(sources_map.get(lab, "recorded" if lab in art.thresholds else "default 0.5"))
-               for lab in labels]
-    probs = aggregate(piece_probs, units.piece_unit, len(units), cfg.aggregate)
-    systems: dict[str, _System] = {
-        "model": _System(art.name, "model", piece_probs, probs, art.decide(probs), thresholds, sources,
-                         {"model": _model_info(art), "score_seconds": round(score_seconds, 2),
-                          "precision": {"requested": cfg.precision, "used": precision_used},
-                          "passages_per_second": round(len(texts) / max(score_seconds, 1e-9), 1)},
-                         units.pieces, units.piece_unit)}
-
-    if baseline is not None:
-        # TF-IDF has no window: it scores whole records, as it was trained on them
-        bp = baseline.predict_proba([p.text for p in units.records])
-        bprobs = aggregate(bp, units.record_unit, len(units), cfg.aggregate)
-        systems["baseline"] = _System("TF-IDF + logistic regression", "baseline", bp, bprobs,
-                                      baseline.decide(bprobs), baseline.thresholds_.astype(np.float64),
-                                      list(baseline.threshold_sources_), {"baseline": baseline_info},
-                                      units.records, units.record_unit)
-
+    baselines, skipped = _baseline_systems(art, cfg, units, method, notes)
+    systems = {"model": _model_system(art, "model", units, labels, method, cfg)}
+    systems.update(baselines)
     if other is not None:
-        order = [other.taxonomy.index[lab] for lab in labels]
-        t0 = time.perf_counter()
-        op = other.predict_proba(texts, batch_size=cfg.batch_size, precision=cfg.precision,
-                                 progress=cfg.progress)[:, order]
-        secs = time.perf_counter() - t0
-        oprobs = aggregate(op, units.piece_unit, len(units), cfg.aggregate)
-        othr = other.threshold_vector().astype(np.float64)[order]
-        osrc_map = other.meta.get("threshold_source") or {}
-        osrc = [str(osrc_map.get(lab, "recorded")) for lab in labels]
-        if single:
-            opred = np.zeros_like(oprobs, dtype=bool)
-            if len(oprobs):
-                opred[np.arange(len(oprobs)), oprobs.argmax(1)] = True
-        else:
-            opred = oprobs >= othr
-        systems["compare"] = _System(other.name, "compare", op, oprobs, opred, othr, osrc,
-                                     {"model": _model_info(other), "score_seconds": round(secs, 2)},
-                                     units.pieces, units.piece_unit)
+        systems["compare"] = _model_system(other, "compare", units, labels, method, cfg)
 
-    blocks = {key: _system_block(s, units, labels, single_label=single, cfg=cfg)
-              for key, s in systems.items()}
+    blocks = {key: _system_block(s, units, labels, single_label=single, cfg=cfg) for key, s in systems.items()}
     comparisons = []
-    for key in ("compare", "baseline"):
+    for key in ("compare", "baseline", "cues"):
         if key not in systems:
             continue
         for metric in ("macro_f1", "micro_f1"):
@@ -730,29 +490,33 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             comparisons.append({"a": "model", "b": key, "a_name": systems["model"].name,
                                 "b_name": systems[key].name, **test})
 
+    import sklearn
+
     y = units.y
+    has_articles = any(p.article_id for p in passages)
+    precision_used = blocks["model"]["precision"]
     result: dict[str, Any] = {
         "format_version": RESULT_FORMAT,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": cfg.command if cfg.command is not None else list(sys.argv),
-        "versions": _versions(),
+        "versions": versions() | {"numpy": np.__version__, "scikit_learn": sklearn.__version__,
+                                  "python": platform.python_version()},
         "settings": {
-            "level": cfg.level, "aggregate": cfg.aggregate, "split": split,
+            "level": cfg.level, "aggregate": method, "split": cfg.split,
             "bootstrap": {"n_boot": cfg.n_boot, "seed": cfg.seed, "level": cfg.ci_level,
                           "method": "percentile bootstrap over whole groups",
                           "resample_unit": "article" if (has_articles or cfg.level == "article")
                           else "passage", "groups": len(set(units.groups))},
-            "calibration_bins": 10, "batch_size": cfg.batch_size,
-            "precision": {"requested": cfg.precision, "used": precision_used},
+            "calibration_bins": 10, "batch_size": cfg.batch_size, "precision": precision_used,
             "top_errors": cfg.top_errors,
         },
         "model": _model_info(art),
         "data": {
-            "paths": data_paths, "format": options.format, "fingerprint": data_fp,
+            "paths": data_paths, "format": options.format, "fingerprint": data.fingerprint,
             "read": {"read": data.stats.read, "accepted": data.stats.accepted,
                      "rejected": data.stats.rejected, "excluded": data.stats.excluded},
             "records": len(passages), "units": len(units), "pieces": len(units.pieces),
-            "segmented_records": units.segmented, "groups": len(set(units.groups)),
+            "cut_records": units.cut, "groups": len(set(units.groups)),
             "labels_map": map_info, "labels_absent": absent,
         },
         "labels": labels,
@@ -763,7 +527,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                  "units_without_labels": int((y.sum(1) == 0).sum())},
         "systems": blocks,
         "comparisons": comparisons,
-        "baseline_skipped": baseline_skipped,
+        "baseline_skipped": skipped["tfidf"],
+        "cues_skipped": skipped["cues"],
         "notes": notes,
         "seconds": round(time.perf_counter() - t_start, 2),
     }

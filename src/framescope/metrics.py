@@ -1,5 +1,11 @@
 """Classification metrics that stay honest: per-label and overall scores, bootstrap intervals
-over whole articles, paired significance, calibration, and decision-threshold tuning.
+over whole articles, paired significance and calibration.
+
+The standard metrics come from scikit-learn (precision/recall/F1/support, ROC-AUC, average
+precision, Hamming loss, subset accuracy, confusion matrix, calibration curve, PR curves); this
+module adds what it lacks: ``None`` with a reason instead of ``NaN`` for undefined values,
+bootstrap intervals that resample whole articles, the paired bootstrap test, and the most
+confident errors. Decision thresholds are chosen in :mod:`framescope.thresholds`.
 
 Everything here works on plain numpy arrays: ``y`` is a multi-hot gold matrix
 ``(n_units, n_labels)``, ``p`` the model's probabilities of the same shape and ``pred`` boolean
@@ -21,6 +27,7 @@ Conventions (also in ``docs/evaluation.md``):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +49,6 @@ __all__ = [
     "per_label_metrics",
     "pr_curves",
     "single_label_metrics",
-    "tune_thresholds",
 ]
 
 UNDEFINED_NO_POSITIVES = "undefined: no positives in the gold labels"
@@ -67,97 +73,42 @@ def _check_same(y: np.ndarray, other: np.ndarray, name: str) -> None:
                          f"Got {other.shape} instead.")
 
 
-# --------------------------------------------------------------------------- thresholds
+def _opt(value: Any) -> float | None:
+    """A metric value, or ``None`` where scikit-learn returned NaN (undefined)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if np.isnan(value) else value
 
-def tune_thresholds(y: np.ndarray, p: np.ndarray, *, min_positives: int = 5,
-                    default: float = 0.5) -> tuple[np.ndarray, list[str]]:
-    """Per-label decision thresholds that maximise F1 on held-out (dev) data.
 
-    For each label with at least ``min_positives`` gold positives, every distinct score is tried
-    as a cut-off (``p >= t``); the best F1 wins (ties: the higher threshold, i.e. fewer alarms),
-    and the threshold is placed half-way to the next lower score so that it generalises a little
-    better while making exactly the same decisions on this data. Labels with fewer positives
-    keep ``default``.
+def _columns(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Arguments for scikit-learn's label-wise metrics: a one-column matrix is read by
+    scikit-learn as a binary target, so it is passed as 0/1 vectors with the positive class."""
+    if y.shape[1] == 1:
+        return y[:, 0].astype(int), pred[:, 0].astype(int), [1]
+    return y, pred, list(range(y.shape[1]))
 
-    Parameters:
-        y: gold multi-hot matrix ``(n, L)`` (0/1 or bool).
-        p: scores ``(n, L)`` in ``[0, 1]``.
-        min_positives: fewest gold positives a label needs to be tuned.
-        default: the threshold of labels that are not tuned.
 
-    Returns:
-        ``(thresholds, sources)``: a float array of length ``L`` and, per label, ``"tuned"`` or
-        ``"default"``.
+def _prfs(y: np.ndarray, pred: np.ndarray, average: str | None) -> tuple[Any, Any, Any, Any]:
+    """scikit-learn's precision, recall, F1 and support with NaN for undefined values."""
+    from sklearn.metrics import precision_recall_fscore_support
 
-    Raises:
-        ValueError: when the shapes differ or ``min_positives`` < 1.
-
-    Example:
-        >>> y = np.array([[1], [1], [0], [0]])
-        >>> p = np.array([[0.9], [0.4], [0.3], [0.1]])
-        >>> t, src = tune_thresholds(y, p, min_positives=1)
-        >>> float(t[0]), src
-        (0.35, ['tuned'])
-    """
-    y = _as_2d("y", y).astype(bool)
-    p = _as_2d("p", p).astype(np.float64)
-    _check_same(y, p, "p")
-    if min_positives < 1:
-        raise ValueError(f"The 'min_positives' parameter must be at least 1. Got {min_positives} instead.")
-    n_labels = y.shape[1]
-    thresholds = np.full(n_labels, float(default), dtype=np.float64)
-    sources = ["default"] * n_labels
-    for j in range(n_labels):
-        pos = int(y[:, j].sum())
-        if pos < min_positives:
-            continue
-        order = np.argsort(-p[:, j], kind="stable")
-        scores = p[order, j]
-        gold = y[order, j]
-        tp = np.cumsum(gold)
-        fp = np.cumsum(~gold)
-        # only the last index of each run of equal scores is a valid cut-off
-        last = np.r_[scores[1:] != scores[:-1], True]
-        idx = np.flatnonzero(last)
-        f1 = 2 * tp[idx] / (2 * tp[idx] + fp[idx] + (pos - tp[idx]))
-        best_val = f1.max()
-        best = idx[np.flatnonzero(f1 >= best_val - 1e-12)[0]]  # highest cut-off among ties
-        cut = scores[best]
-        lower = scores[best + 1] if best + 1 < len(scores) else None
-        thresholds[j] = float(cut if lower is None else (cut + lower) / 2)
-        sources[j] = "tuned"
-    return thresholds, sources
+    yy, pp, labels = _columns(y, pred)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return precision_recall_fscore_support(yy, pp, average=average, labels=labels,
+                                               zero_division=np.nan)
 
 
 # --------------------------------------------------------------------------- per-label / overall
 
-def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den > 0 else None
-
-
 def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """F1 = 2TP/(2TP+FP+FN) elementwise, ``NaN`` where the denominator is 0 (undefined)."""
+    """F1 = 2TP/(2TP+FP+FN) elementwise, ``NaN`` where the denominator is 0 (undefined); used on
+    the bootstrap's resampled counts, where calling scikit-learn per resample would be slow."""
     tp, fp, fn = (np.asarray(a, dtype=np.float64) for a in (tp, fp, fn))
     den = 2 * tp + fp + fn
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, 2 * tp / np.where(den > 0, den, 1), np.nan)
-
-
-def _binary_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """ROC-AUC via the rank-sum statistic (ties get average ranks)."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(s)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _average_precision(y: np.ndarray, s: np.ndarray) -> float:
-    """Average precision (area under the step PR curve, as scikit-learn computes it)."""
-    from sklearn.metrics import average_precision_score
-
-    return float(average_precision_score(y, s))
 
 
 def per_label_metrics(
@@ -181,6 +132,8 @@ def per_label_metrics(
         >>> m["a"]["recall"], m["b"]["recall"], m["b"]["undefined"]["recall"][:9]
         (0.5, None, 'undefined')
     """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     y = _as_2d("y", y).astype(bool)
     p = _as_2d("p", p).astype(np.float64)
     pred = _as_2d("pred", pred).astype(bool)
@@ -189,36 +142,27 @@ def per_label_metrics(
     if len(labels) != y.shape[1]:
         raise ValueError(f"The 'labels' parameter must name {y.shape[1]} labels. Got {len(labels)} instead.")
     n = y.shape[0]
+    prec, rec, f1, support = _prfs(y, pred, None) if n else ([np.nan] * len(labels),) * 3 + ([0] * len(labels),)
     out: dict[str, dict[str, Any]] = {}
     for j, lab in enumerate(labels):
         yt, pt, st = y[:, j], pred[:, j], p[:, j]
-        tp = int((yt & pt).sum())
-        fp = int((~yt & pt).sum())
-        fn = int((yt & ~pt).sum())
-        support = int(yt.sum())
+        tp, fp, fn = int((yt & pt).sum()), int((~yt & pt).sum()), int((yt & ~pt).sum())
         why: dict[str, str] = {}
-        precision = _ratio(tp, tp + fp)
-        if precision is None:
-            why["precision"] = UNDEFINED_NO_PREDICTIONS
-        recall = _ratio(tp, tp + fn)
-        if recall is None:
-            why["recall"] = UNDEFINED_NO_POSITIVES
-        f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-        if f1 is None:
-            why["f1"] = UNDEFINED_EMPTY
-        if support == 0:
-            auc = ap = None
+        entry: dict[str, Any] = {"precision": _opt(prec[j]), "recall": _opt(rec[j]), "f1": _opt(f1[j]),
+                                 "support": int(support[j]), "predicted": tp + fp, "tp": tp,
+                                 "fp": fp, "fn": fn, "roc_auc": None, "average_precision": None}
+        for key, reason in (("precision", UNDEFINED_NO_PREDICTIONS), ("recall", UNDEFINED_NO_POSITIVES),
+                            ("f1", UNDEFINED_EMPTY)):
+            if entry[key] is None:
+                why[key] = reason
+        if entry["support"] == 0:
             why["roc_auc"] = why["average_precision"] = UNDEFINED_NO_POSITIVES
-        elif support == n:
-            auc, ap = None, _average_precision(yt, st)
-            why["roc_auc"] = UNDEFINED_NO_NEGATIVES
         else:
-            auc, ap = _binary_auc(yt, st), _average_precision(yt, st)
-        entry: dict[str, Any] = {
-            "precision": precision, "recall": recall, "f1": f1, "support": support,
-            "predicted": tp + fp, "tp": tp, "fp": fp, "fn": fn,
-            "roc_auc": auc, "average_precision": ap,
-        }
+            entry["average_precision"] = float(average_precision_score(yt, st))
+            if entry["support"] == n:
+                why["roc_auc"] = UNDEFINED_NO_NEGATIVES
+            else:
+                entry["roc_auc"] = float(roc_auc_score(yt, st))
         if thresholds is not None:
             entry["threshold"] = float(thresholds[j])
         if threshold_sources is not None:
@@ -229,7 +173,8 @@ def per_label_metrics(
 
 
 def _samples_f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Per-unit F1; a unit with neither gold nor predicted labels scores 1."""
+    """Per-unit F1; a unit with neither gold nor predicted labels scores 1 (the bootstrap needs
+    per-unit values, which scikit-learn's ``average="samples"`` only gives as a mean)."""
     tp = (y & pred).sum(1).astype(np.float64)
     den = y.sum(1) + pred.sum(1)
     return np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0)
@@ -242,52 +187,47 @@ def overall_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> d
     ``"macro_f1_labels"`` lists the labels averaged (labels with neither gold nor predicted
     positives are left out of the macro average, and named in ``"macro_f1_excluded"``).
     """
+    from sklearn.metrics import accuracy_score, f1_score, hamming_loss
+
     y = _as_2d("y", y).astype(bool)
     pred = _as_2d("pred", pred).astype(bool)
     _check_same(y, pred, "pred")
-    tp = (y & pred).sum(0)
-    fp = (~y & pred).sum(0)
-    fn = (y & ~pred).sum(0)
-    support = y.sum(0)
-    f1 = f1_from_counts(tp, fp, fn)
-    why: dict[str, str] = {}
-    defined = ~np.isnan(f1)
-    macro = float(np.mean(f1[defined])) if defined.any() else None
-    if macro is None:
-        why["macro_f1"] = UNDEFINED_EMPTY
-    precision = [(tp[j] / (tp[j] + fp[j])) for j in range(len(tp)) if tp[j] + fp[j] > 0]
-    recall = [(tp[j] / support[j]) for j in range(len(tp)) if support[j] > 0]
-    micro_p = _ratio(tp.sum(), tp.sum() + fp.sum())
-    micro_r = _ratio(tp.sum(), tp.sum() + fn.sum())
-    micro_f1 = _ratio(2 * tp.sum(), 2 * tp.sum() + fp.sum() + fn.sum())
-    if micro_f1 is None:
-        why["micro_f1"] = UNDEFINED_EMPTY
-    if micro_p is None:
-        why["micro_precision"] = UNDEFINED_NO_PREDICTIONS
-    if micro_r is None:
-        why["micro_recall"] = UNDEFINED_NO_POSITIVES
-    if support.sum() > 0:
-        weighted = float(np.sum(np.nan_to_num(f1) * support) / support.sum())
-    else:
-        weighted = None
-        why["weighted_f1"] = UNDEFINED_NO_POSITIVES
     n = y.shape[0]
-    return {
+    why: dict[str, str] = {}
+    if n:
+        per_f1 = _prfs(y, pred, None)[2]
+        macro_p, macro_r, macro, _ = _prfs(y, pred, "macro")
+        micro_p, micro_r, micro, _ = _prfs(y, pred, "micro")
+        yy, pp, cols = _columns(y, pred)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            weighted = f1_score(yy, pp, average="weighted", labels=cols,
+                                zero_division=np.nan) if y.any() else None
+        samples = _samples_f1(y, pred).mean()
+    else:
+        per_f1 = np.full(y.shape[1], np.nan)
+        macro_p = macro_r = macro = micro_p = micro_r = micro = weighted = samples = None
+    defined = ~np.isnan(np.asarray(per_f1, dtype=np.float64))
+    result: dict[str, Any] = {
         "units": int(n),
-        "micro_precision": micro_p, "micro_recall": micro_r, "micro_f1": micro_f1,
-        "macro_precision": float(np.mean(precision)) if precision else None,
-        "macro_recall": float(np.mean(recall)) if recall else None,
-        "macro_f1": macro,
+        "micro_precision": _opt(micro_p), "micro_recall": _opt(micro_r), "micro_f1": _opt(micro),
+        "macro_precision": _opt(macro_p), "macro_recall": _opt(macro_r), "macro_f1": _opt(macro),
         "macro_f1_labels": [lab for lab, d in zip(labels, defined) if d],
         "macro_f1_excluded": {lab: UNDEFINED_EMPTY for lab, d in zip(labels, defined) if not d},
-        "weighted_f1": weighted,
-        "samples_f1": float(_samples_f1(y, pred).mean()) if n else None,
-        "subset_accuracy": float((y == pred).all(1).mean()) if n else None,
-        "hamming_loss": float((y != pred).mean()) if n else None,
+        "weighted_f1": _opt(weighted),
+        "samples_f1": _opt(samples),
+        "subset_accuracy": float(accuracy_score(y, pred)) if n else None,
+        "hamming_loss": float(hamming_loss(y, pred)) if n else None,
         "units_without_gold_labels": int((y.sum(1) == 0).sum()),
         "units_without_predicted_labels": int((pred.sum(1) == 0).sum()),
-        "undefined": why,
     }
+    for key, reason in (("macro_f1", UNDEFINED_EMPTY), ("micro_f1", UNDEFINED_EMPTY),
+                        ("micro_precision", UNDEFINED_NO_PREDICTIONS),
+                        ("micro_recall", UNDEFINED_NO_POSITIVES), ("weighted_f1", UNDEFINED_NO_POSITIVES)):
+        if n and result[key] is None:
+            why[key] = reason
+    result["undefined"] = why
+    return result
 
 
 def single_label_metrics(y: np.ndarray, p: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
@@ -296,6 +236,8 @@ def single_label_metrics(y: np.ndarray, p: np.ndarray, labels: Sequence[str]) ->
     ``y`` is one-hot gold, ``p`` class probabilities; rows of the confusion matrix are gold
     classes, columns predicted classes, in ``labels`` order.
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix
+
     y = _as_2d("y", y)
     p = _as_2d("p", p)
     _check_same(y, p, "p")
@@ -303,12 +245,10 @@ def single_label_metrics(y: np.ndarray, p: np.ndarray, labels: Sequence[str]) ->
     if len(bad):
         raise ValueError(f"single-label evaluation needs exactly one gold label per unit; "
                          f"{len(bad)} unit(s) have none or several (rows {bad[:5].tolist()})")
-    gold = y.argmax(1)
-    guess = p.argmax(1)
-    k = len(labels)
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (gold, guess), 1)
-    return {"accuracy": float((gold == guess).mean()) if len(gold) else None,
+    gold, guess = y.argmax(1), p.argmax(1)
+    cm = confusion_matrix(gold, guess, labels=list(range(len(labels)))) if len(gold) else \
+        np.zeros((len(labels), len(labels)), dtype=np.int64)
+    return {"accuracy": float(accuracy_score(gold, guess)) if len(gold) else None,
             "confusion_matrix": cm.tolist(), "confusion_labels": list(labels)}
 
 
@@ -486,14 +426,17 @@ def calibration(y: np.ndarray, p: np.ndarray, *, bins: int = 10,
     """Expected calibration error and reliability-diagram bins.
 
     Multi-label: every (unit, label) score is a binary forecast of that label. Single-label:
-    the top class's probability is a forecast of being right. Equal-width bins;
-    ``ECE = sum_b n_b/N * |positive rate_b - mean score_b|``.
+    the top class's probability is a forecast of being right. Equal-width bins as scikit-learn's
+    :func:`~sklearn.calibration.calibration_curve` makes them (a score on an inner edge falls
+    in the lower bin; 1.0 in the last); ``ECE = sum_b n_b/N * |positive rate_b - mean score_b|``.
 
     Example:
         >>> cal = calibration(np.array([[1], [0]]), np.array([[0.9], [0.1]]), bins=2)
         >>> round(cal["ece"], 3)
         0.1
     """
+    from sklearn.calibration import calibration_curve
+
     y = _as_2d("y", y)
     p = _as_2d("p", p).astype(np.float64)
     _check_same(y, p, "p")
@@ -505,18 +448,23 @@ def calibration(y: np.ndarray, p: np.ndarray, *, bins: int = 10,
         conf, hit = p.ravel(), y.astype(np.float64).ravel()
         kind = "every (unit, label) score vs the gold label"
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=False), 0, bins - 1)
+    which = np.searchsorted(edges[1:-1], conf)  # calibration_curve's own binning
+    counts = np.bincount(which, minlength=bins)
+    rates = means = np.zeros(0)
+    if len(conf) and len(np.unique(hit)) <= 2:
+        rates, means = calibration_curve(hit, np.clip(conf, 0.0, 1.0), n_bins=bins, strategy="uniform")
     out_bins = []
+    filled = iter(zip(rates, means))
     ece = 0.0
     for b in range(bins):
-        m = which == b
-        count = int(m.sum())
-        mean_conf = float(conf[m].mean()) if count else None
-        rate = float(hit[m].mean()) if count else None
+        count = int(counts[b])
+        rate = mean = None
         if count:
-            ece += count / len(conf) * abs(rate - mean_conf)
+            r, m = next(filled)
+            rate, mean = float(r), float(m)
+            ece += count / len(conf) * abs(rate - mean)
         out_bins.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": count,
-                         "mean_score": mean_conf, "positive_rate": rate})
+                         "mean_score": mean, "positive_rate": rate})
     result: dict[str, Any] = {"ece": float(ece) if len(conf) else None, "bins": out_bins,
                               "forecasts": len(conf), "kind": kind}
     if not len(conf):

@@ -1,6 +1,6 @@
 """The ``ray`` engine: the same chunks as the local engine, scored on Ray Data.
 
-The driver reads, validates and splits the inputs (the data module), cuts the same
+The driver reads, validates and cuts the inputs (the data module), cuts the same
 deterministic chunks as the local engine and commits results in input order, so outputs,
 ``--resume`` and the errors file behave exactly as with ``--engine local``. Scoring runs in
 ``Dataset.map_batches`` with a model-holding callable class (:class:`ChunkScorer`) on a fixed
@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from framescope.inference import ChunkResult, PassageScorer
+from framescope.runtime import RuntimeUnavailable
+
 if TYPE_CHECKING:
     from framescope.modeling import Artifact
-    from framescope.scoring import ChunkResult, _Chunk
 
 __all__ = ["ChunkScorer", "RayExecutor", "artifact_files", "init_ray"]
 
@@ -40,8 +42,6 @@ def init_ray(num_cpus: int | None = None) -> bool:
     try:
         import ray
     except ImportError as exc:
-        from framescope.runtime import RuntimeUnavailable
-
         raise RuntimeUnavailable("--engine ray needs Ray Data: pip install 'framescope[ray]'") from exc
     if ray.is_initialized():
         return False
@@ -64,7 +64,8 @@ class ChunkScorer:
     """Ray Data callable class: loads the model once per actor and scores one chunk per row.
 
     Input rows: ``{"chunk": int, "texts": [str, ...]}``; output rows: ``{"chunk", "n",
-    "probs" (float64 bytes, n × labels), "evidence" (JSON or null)}``.
+    "probs" (float64 bytes, n × labels), "decisions" (packed bits, n × labels), "evidence"
+    (JSON or null)}``.
     """
 
     def __init__(self, model: Any, precision: str, batch_size: int, evidence: bool,
@@ -72,7 +73,6 @@ class ChunkScorer:
         import ray
 
         from framescope.modeling import load_artifact
-        from framescope.scoring import Scorer
 
         if isinstance(model, list):  # [ObjectRef], wrapped so Ray passes the ref itself
             model = model[0]
@@ -84,7 +84,7 @@ class ChunkScorer:
         for name, data in model.items():
             (folder / name).write_bytes(data)
         artifact = load_artifact(folder)
-        self.scorer = Scorer(artifact, precision=precision, batch_size=batch_size,
+        self.scorer = PassageScorer(artifact, precision=precision, batch_size=batch_size,
                              evidence=evidence, evidence_top_k=evidence_top_k,
                              evidence_units=evidence_units)
 
@@ -93,16 +93,18 @@ class ChunkScorer:
 
         import pyarrow as pa
 
-        chunks, ns, probs, evidence = [], [], [], []
+        chunks, ns, probs, decisions, evidence = [], [], [], [], []
         for row in batch.to_pylist():
             result = self.scorer.score(row["texts"])
             chunks.append(int(row["chunk"]))
             ns.append(len(row["texts"]))
             probs.append(np.ascontiguousarray(result.probs, dtype=np.float64).tobytes())
+            decisions.append(np.packbits(result.decisions.astype(bool), axis=None).tobytes())
             evidence.append(None if result.evidence is None
                             else json.dumps(result.evidence, ensure_ascii=False))
         return pa.table({"chunk": pa.array(chunks, pa.int64()), "n": pa.array(ns, pa.int64()),
                          "probs": pa.array(probs, pa.binary()),
+                         "decisions": pa.array(decisions, pa.binary()),
                          "evidence": pa.array(evidence, pa.string())})
 
 
@@ -113,7 +115,7 @@ class RayExecutor:
         artifact: the loaded model (its folder is shipped to the workers).
         precision: a concrete precision.
         batch_size: passages per forward pass.
-        evidence, evidence_top_k, evidence_units: as in :class:`framescope.scoring.Scorer`.
+        evidence, evidence_top_k, evidence_units: as in :class:`framescope.inference.PassageScorer`.
         workers: actors (default: one per CPU of the Ray instance).
         window: chunks per Ray Data run (default: 4 per worker); bounds driver memory.
     """
@@ -130,7 +132,7 @@ class RayExecutor:
         self.window = window
         self.labels = len(artifact.taxonomy)
 
-    def __call__(self, chunks: Iterator[_Chunk]) -> Iterator[tuple[_Chunk, ChunkResult]]:
+    def __call__(self, chunks: Iterator[Any]) -> Iterator[tuple[Any, ChunkResult]]:
         import ray
 
         started = init_ray(self.workers)
@@ -143,7 +145,7 @@ class RayExecutor:
             workers = self.workers or max(1, cpus)
             window = self.window or max(4 * workers, 4)
             model_ref = ray.put(artifact_files(self.artifact.path))  # type: ignore[arg-type]
-            buf: list[_Chunk] = []
+            buf: list[Any] = []
             for chunk in chunks:
                 buf.append(chunk)
                 if len(buf) >= window:
@@ -155,13 +157,11 @@ class RayExecutor:
             if started:
                 ray.shutdown()
 
-    def _run(self, chunks: list[_Chunk], model_ref: Any,
-             workers: int) -> Iterator[tuple[_Chunk, ChunkResult]]:
+    def _run(self, chunks: list[Any], model_ref: Any,
+             workers: int) -> Iterator[tuple[Any, ChunkResult]]:
         import json
 
         import ray
-
-        from framescope.scoring import ChunkResult
 
         todo = [(i, c) for i, c in enumerate(chunks) if c.passages]
         results: dict[int, ChunkResult] = {}
@@ -173,11 +173,15 @@ class RayExecutor:
                 compute=ray.data.ActorPoolStrategy(size=min(workers, len(items))),
                 fn_constructor_kwargs={"model": [model_ref], **self.kwargs}, num_cpus=1)
             for row in scored.iter_rows():
-                probs = np.frombuffer(row["probs"], dtype=np.float64).reshape(row["n"], self.labels)
+                n = int(row["n"])
+                probs = np.frombuffer(row["probs"], dtype=np.float64).reshape(n, self.labels)
+                bits = np.unpackbits(np.frombuffer(row["decisions"], dtype=np.uint8))
+                decided = bits[:n * self.labels].reshape(n, self.labels).astype(bool)
                 evidence = json.loads(row["evidence"]) if row["evidence"] is not None else None
-                results[int(row["chunk"])] = ChunkResult(probs.copy(), evidence)
+                results[int(row["chunk"])] = ChunkResult(probs.copy(), decided, evidence)
         for i, chunk in enumerate(chunks):
             if not chunk.passages:
-                yield chunk, ChunkResult(np.zeros((0, self.labels)), [] if self.kwargs["evidence"] else None)
+                yield chunk, ChunkResult(np.zeros((0, self.labels)), np.zeros((0, self.labels), dtype=bool),
+                                         [] if self.kwargs["evidence"] else None)
             else:
                 yield chunk, results[i]

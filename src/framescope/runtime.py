@@ -4,8 +4,7 @@
 ``bf16``  PyTorch with bfloat16 autocast. Only fast on CPUs with native bf16 (AVX-512 BF16 or
           AMX); on AVX2-only CPUs it is several times *slower* than fp32 (measured, see
           ``docs/scoring.md``).
-``auto``  ``bf16`` where :func:`framescope.modeling.cpu_supports_bf16` says the CPU has native
-          bf16, else ``fp32``.
+``auto``  ``bf16`` where :func:`cpu_supports_bf16` says the CPU has native bf16, else ``fp32``.
 ``int8``  dynamic int8 quantisation of every ``nn.Linear`` (``torch.ao.quantization
           .quantize_dynamic``); opt-in, approximate: measure its agreement with fp32.
 ``onnx``  the model exported to ONNX (float32) and run by ONNX Runtime; opt-in; needs the
@@ -20,14 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from framescope.data import DataError
+from framescope.data.errors import DataError
+from framescope.data.io import cache_dir
 
 if TYPE_CHECKING:
     from framescope.modeling import Artifact
@@ -36,9 +35,11 @@ __all__ = [
     "PRECISIONS",
     "Runner",
     "RuntimeUnavailable",
+    "cpu_supports_bf16",
     "get_runner",
     "precision_note",
     "resolve_precision",
+    "weights_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,15 @@ class RuntimeUnavailable(DataError):
     """An opt-in runtime (ONNX Runtime, Ray) is not installed."""
 
 
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
 def resolve_precision(precision: str) -> str:
     """The concrete precision for ``precision`` (``auto`` becomes ``bf16`` or ``fp32``).
 
@@ -61,8 +71,6 @@ def resolve_precision(precision: str) -> str:
         >>> resolve_precision("fp32")
         'fp32'
     """
-    from framescope.modeling import cpu_supports_bf16
-
     if precision not in PRECISIONS:
         raise ValueError(f"The 'precision' parameter must be one of {', '.join(PRECISIONS)}. "
                          f"Got {precision!r} instead.")
@@ -73,8 +81,6 @@ def resolve_precision(precision: str) -> str:
 
 def precision_note(precision: str) -> str:
     """A one-line explanation of what ``precision`` resolves to on this CPU."""
-    from framescope.modeling import cpu_supports_bf16
-
     resolved = resolve_precision(precision)
     if precision == "bf16" and not cpu_supports_bf16():
         return ("bf16 (warning: this CPU has no native bf16; bf16 autocast measured about 5x "
@@ -145,11 +151,13 @@ def _quantize_int8(model: Any) -> Any:
         if engine in engines:
             torch.backends.quantized.engine = engine
             break
+    from framescope.modeling import HEAD_PREFIXES
+
     # the transformer's linear layers (nearly all the compute); the small pooler and
     # classification head stay float32, where int8 rounding would go straight into the logits
-    head = ("classifier", "pooler", "score", "pre_classifier")
+    keep = (*HEAD_PREFIXES, "pooler")
     names = {name for name, mod in model.named_modules()
-             if isinstance(mod, torch.nn.Linear) and not any(part in head for part in name.split("."))}
+             if isinstance(mod, torch.nn.Linear) and not any(part in keep for part in name.split("."))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantized = quantize_dynamic(copy.deepcopy(model).eval(), names or {torch.nn.Linear},
@@ -157,11 +165,9 @@ def _quantize_int8(model: Any) -> Any:
     return quantized.eval()
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("FRAMESCOPE_CACHE", Path.home() / ".cache" / "framescope"))
-
-
-def _weights_key(artifact: Artifact) -> str:
+def weights_key(artifact: Artifact) -> str:
+    """A short key of the model's weights: the artifact's recorded fingerprint, else a hash of
+    its state dict (a model built in memory)."""
     if artifact.fingerprint:
         return artifact.fingerprint.split(":")[-1]
     digest = hashlib.sha256()
@@ -177,7 +183,7 @@ def _onnx_session(artifact: Artifact) -> Any:
     except ImportError as exc:
         raise RuntimeUnavailable("precision 'onnx' needs ONNX Runtime: pip install 'framescope[onnx]' "
                            "(onnxruntime and onnx)") from exc
-    path = _cache_dir() / "onnx" / f"{_weights_key(artifact)}.onnx"
+    path = cache_dir() / "onnx" / f"{weights_key(artifact)}.onnx"
     if not path.exists():
         _export_onnx(artifact, path)
     options = ort.SessionOptions()

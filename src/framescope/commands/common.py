@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from framescope.data import DEFAULT_TAXONOMY, FORMATS, ReadOptions, Taxonomy, load_taxonomy
+from framescope.data import FORMATS, ReadOptions, Taxonomy, load_taxonomy
 
 __all__ = ["add_error_args", "add_input_args", "errors_path", "read_options", "taxonomy_arg"]
 
@@ -41,9 +41,8 @@ def taxonomy_arg(value: str | None, *, default: Path | None = None) -> Taxonomy 
         return load_taxonomy(default) if default else None
     if value in ("infer", "none"):
         return None if value == "none" else "infer"
-    if value == "default":
-        return load_taxonomy(DEFAULT_TAXONOMY)
-    return load_taxonomy(value)
+    return load_taxonomy(value)  # a file, or a bundled name such as 'default'
+
 
 
 def errors_path(args: argparse.Namespace, out: Path | None) -> Path:

@@ -19,23 +19,20 @@ from framescope.commands.common import (
     taxonomy_arg,
 )
 from framescope.data import (
-    DEFAULT_TAXONOMY,
     ErrorLog,
     Passage,
     ReadStats,
     Taxonomy,
+    bundled_dir,
+    cut_articles,
     fingerprint,
     load_passages,
     read_passages,
-    split_articles,
     split_passages,
     validate_inputs,
     write_splits,
 )
-from framescope.data.io import write_records
-
-#: What ``framescope data validate`` checks when given no paths: the bundled data.
-BUNDLED = DEFAULT_TAXONOMY.parents[1]
+from framescope.data.io import atomic_write_text, write_records
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("paths", nargs="*", help="files, folders or globs (default: the bundled data)")
     v.add_argument("--taxonomy", help="taxonomy file ('default' for the war frames; 'none' to skip)")
     v.add_argument("--max-errors", type=int, default=50, help="errors to print (default 50)")
+    v.add_argument("--duplicates", action="store_true",
+                   help="also look for duplicate texts: exact (after normalising case and "
+                        "spaces) and near duplicates (5-word shingles, Jaccard >= 0.5); found "
+                        "ones make the data invalid")
     add_input_args(v)
     v.set_defaults(func=cmd_validate)
 
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("paths", nargs="+")
     c.add_argument("--out", type=Path, required=True, help="output .jsonl, .csv or .parquet")
     c.add_argument("--passages", action="store_true",
-                   help="split articles into passages (paragraphs / sentence windows) with offsets")
+                   help="cut articles into passages (paragraphs / sentence windows) with offsets")
     c.add_argument("--max-tokens", type=int, default=200, help="passage budget (default 200)")
     c.add_argument("--taxonomy")
     add_input_args(c)
@@ -196,8 +197,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     paths = args.paths
     if not paths:
-        paths = sorted(str(p) for p in (BUNDLED / "seed").glob("*.jsonl"))
-        paths += [str(BUNDLED / "samples" / n) for n in ("feed.xml", "articles.jsonl")]
+        bundled = bundled_dir()
+        paths = sorted(str(p) for p in (bundled / "seed").glob("*.jsonl"))
+        paths += [str(bundled / "samples" / n) for n in ("feed.xml", "articles.jsonl")]
         if args.taxonomy is None:
             args.taxonomy = "default"
     tax = taxonomy_arg(args.taxonomy)
@@ -208,11 +210,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if log.count > args.max_errors:
         print(f"... and {log.count - args.max_errors} more")
     print(stats.summary())
-    if log.fatal:
-        print(f"INVALID: {log.fatal} bad record(s) in {len(paths)} input(s)")
+    duplicates = _report_duplicates(paths, args) if args.duplicates else 0
+    if log.fatal or duplicates:
+        print(f"INVALID: {log.fatal} bad record(s), {duplicates} duplicate pair(s) in "
+              f"{len(paths)} input(s)")
         return 1
     print(f"OK: {len(paths)} input(s) valid")
     return 0
+
+
+def _report_duplicates(paths: list[str], args: argparse.Namespace) -> int:
+    """Print exact and near duplicate pairs of the valid records; returns how many."""
+    from framescope.data.dedup import exact_duplicates, near_duplicates
+
+    passages = list(read_passages(paths, read_options(args), on_error="collect"))
+    exact = exact_duplicates(passages)
+    near = [t for t in near_duplicates(passages) if (t[0], t[1]) not in set(exact)]
+    for a, b in exact[: args.max_errors]:
+        print(f"duplicate text: {a} and {b}")
+    for a, b, jac in near[: args.max_errors]:
+        print(f"near duplicate ({jac:.2f} of 5-word shingles shared): {a} and {b}")
+    return len(exact) + len(near)
 
 
 def cmd_split(args: argparse.Namespace) -> int:
@@ -229,6 +247,9 @@ def cmd_split(args: argparse.Namespace) -> int:
                          on_error=args.on_error, errors_path=errors_path(args, args.out / "split"))
     for p in data.passages:
         p.split = None
+    if not any(p.labels for p in data.passages):
+        print("note: no record carries labels; the split is not stratified (pass "
+              "--labels-column NAME if your labels are in another column)", file=sys.stderr)
     splits = split_passages(data.passages, ratios=dict(zip(names, shares)),
                             group_by=args.group_by, seed=args.seed)
     paths = write_splits(splits, args.out, suffix=args.suffix)
@@ -236,8 +257,6 @@ def cmd_split(args: argparse.Namespace) -> int:
                 "ratios": dict(zip(names, shares)), "fingerprint": data.fingerprint,
                 "splits": {n: {"path": str(paths[n].name), "passages": len(v),
                                "fingerprint": fingerprint(v)} for n, v in splits.items()}}
-    from framescope.data.io import atomic_write_text
-
     atomic_write_text(args.out / "split.json", json.dumps(manifest, indent=2) + "\n")
     for n, v in splits.items():
         groups = len({p.group for p in v})
@@ -252,7 +271,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                          allow_empty=args.on_error == "skip")
     items = data.passages
     if args.passages:
-        items = list(split_articles(items, max_tokens=args.max_tokens))
+        items = list(cut_articles(items, max_tokens=args.max_tokens))
     n = write_records((p.to_dict() for p in items), args.out)
     print(f"wrote {n} rows to {args.out}")
     print(data.stats.summary())

@@ -48,15 +48,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="passage: every record is scored against its own labels (default); "
                         "article: records grouped by article_id, gold = union of their labels, "
                         "passage scores aggregated")
-    p.add_argument("--aggregate", choices=("max", "noisy-or"), default="max",
-                   help="how passage scores make an article (or long record) score: max "
-                        "(default) or noisy-or = 1 - prod(1 - p)")
+    p.add_argument("--aggregate", choices=("max", "noisy-or", "mean"), default=None,
+                   help="how passage scores make an article (or long record) score: max, "
+                        "noisy-or = 1 - prod(1 - p) or mean (default: the model's rule, max for "
+                        "multi-label models, mean for single-label ones)")
     p.add_argument("--compare", type=Path, default=None, metavar="MODEL",
                    help="a second model scored on the same data, with a paired bootstrap p-value "
                         "for the macro-F1 difference")
-    p.add_argument("--baseline", choices=("tfidf", "none"), default=None,
-                   help="tfidf: require the TF-IDF baseline; none: skip it (default: run it when "
-                        "the model's training data is readable, else skip with a note)")
+    p.add_argument("--baseline", nargs="+", choices=("tfidf", "cues", "none"), default=None,
+                   help="baselines to require: tfidf (TF-IDF + logistic regression trained on the "
+                        "model's training data) and/or cues (cue-word matching from the taxonomy "
+                        "file); none skips both (default: run each one that can run, else skip "
+                        "it with a note)")
     p.add_argument("--baseline-train", nargs="+", default=[], metavar="PATH",
                    help="train the baseline on these files instead of the model's recorded "
                         "training data")
@@ -89,9 +92,9 @@ def print_summary(result: dict[str, Any], paths: dict[str, Path], out: Any = Non
     """One screen: overall scores with intervals, per-label F1 side by side, tests, files."""
     w = (out or sys.stdout).write
     systems = result["systems"]
-    keys = [k for k in ("model", "compare", "baseline") if k in systems]
+    keys = [k for k in ("model", "compare", "baseline", "cues") if k in systems]
     short = {"model": result["systems"]["model"]["name"][:14], "compare": systems.get("compare", {}).get("name", "")[:14],
-             "baseline": "tfidf"}
+             "baseline": "tfidf", "cues": "cues"}
     d = result["data"]
     w(f"\n{result['systems']['model']['name']} on {d['units']} {result['settings']['level']}s "
       f"({d['records']} records, {d['pieces']} passages scored, fingerprint {d['fingerprint']})\n")
@@ -132,7 +135,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = EvalConfig(
         model=args.model, data=args.data, read_options=read_options(args, labels_required=True),
         split=args.split, level=args.level, aggregate=args.aggregate, compare=args.compare,
-        baseline=args.baseline, baseline_train=args.baseline_train, baseline_dev=args.baseline_dev,
+        baseline=None if args.baseline is None else list(args.baseline), baseline_train=args.baseline_train, baseline_dev=args.baseline_dev,
         labels_map=args.labels_map, n_boot=args.bootstrap, seed=args.seed,
         batch_size=args.batch_size, precision=args.precision, on_error=args.on_error,
         errors_path=args.errors if args.errors is not None else out / "errors.jsonl",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from framescope.reports.analyst import PERIODS
+from framescope.reports.stats import PERIODS
 
 if TYPE_CHECKING:
     from framescope.data import Taxonomy
@@ -62,17 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _taxonomy(value: str) -> Taxonomy | str | None:
-    from framescope.data import DEFAULT_TAXONOMY, load_taxonomy
+    from framescope.data import load_taxonomy
 
     if value in ("none", "auto"):
         return None if value == "none" else "auto"
-    return load_taxonomy(DEFAULT_TAXONOMY if value == "default" else value)
+    return load_taxonomy(value)  # a file, or a bundled name such as 'default'
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Run ``framescope report``; returns the exit code."""
     from framescope.data.errors import DataError
-    from framescope.reports.analyst import ReportConfig, build_summary, write_report
+    from framescope.reports.analyst import write_report
+    from framescope.reports.summary import ReportConfig, build_summary
 
     labels = None
     if args.labels:

@@ -33,8 +33,10 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from framescope.inference import COMBINE_RULES
     from framescope.runtime import PRECISIONS
-    from framescope.scoring import AGGREGATES, ENGINES, LEVELS, OUTPUT_FORMATS
+    from framescope.scored import LEVELS, OUTPUT_FORMATS
+    from framescope.scoring import ENGINES
 
     p = sub.add_parser("score", help="batch-score feeds and article files with a trained model",
                        description=DESCRIPTION, epilog=EPILOG,
@@ -49,8 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output format (default: from the --out suffix); --format is the INPUT format")
     p.add_argument("--level", choices=LEVELS, default="passage",
                    help="passage rows, article rows, or both (OUT and OUT.articles); default passage")
-    p.add_argument("--aggregate", choices=AGGREGATES, default="max",
-                   help="article score from passage scores: max (default) or noisy-or = 1-Π(1-p)")
+    p.add_argument("--aggregate", choices=COMBINE_RULES, default=None,
+                   help="article score from passage scores: max, noisy-or = 1-Π(1-p) or mean "
+                        "(default: the model's rule, max for multi-label models, mean for "
+                        "single-label ones)")
     p.add_argument("--evidence", action="store_true",
                    help="add evidence spans for each predicted label (occlusion: the measured drop "
                         "in the label's probability when a word or phrase is masked; slower)")

@@ -1,10 +1,11 @@
-"""The dataset module: the only code that reads, validates, splits or fingerprints data.
+"""The dataset module: the only code that reads, validates, cuts, splits or fingerprints data.
 
-Training, evaluation and scoring all go through it.
+Training, evaluation, scoring and reports all go through it.
 """
 
 from __future__ import annotations
 
+from framescope.data.bundled import bundled, bundled_dir
 from framescope.data.dataset import (
     LoadedData,
     expand_inputs,
@@ -14,18 +15,18 @@ from framescope.data.dataset import (
 )
 from framescope.data.errors import DataError, ErrorLog, ReadStats, RecordError
 from framescope.data.fingerprint import fingerprint, normalise_text
-from framescope.data.hf import label_matrix, to_hf_dataset, tokenize_dataset
-from framescope.data.readers import FORMATS, ReadOptions, detect_format
+from framescope.data.formats import detect_format
+from framescope.data.passages import approx_tokens, cut_article, cut_articles
+from framescope.data.records import FORMATS, ReadOptions
 from framescope.data.schema import Passage, parse_labels
-from framescope.data.segment import approx_tokens, split_article, split_articles
 from framescope.data.splits import DEFAULT_RATIOS, group_key, split_passages, write_splits
-from framescope.data.taxonomy import DEFAULT_TAXONOMY, Label, Taxonomy, load_taxonomy
+from framescope.data.taxonomy import DEFAULT_TAXONOMY, Label, Taxonomy, label_matrix, load_taxonomy
 
 __all__ = [
     "DEFAULT_RATIOS", "DEFAULT_TAXONOMY", "FORMATS", "DataError", "ErrorLog", "Label",
     "LoadedData", "Passage", "ReadOptions", "ReadStats", "RecordError", "Taxonomy",
-    "approx_tokens", "detect_format", "expand_inputs", "fingerprint", "group_key",
-    "label_matrix", "load_passages", "load_taxonomy", "normalise_text", "parse_labels",
-    "read_passages", "split_article", "split_articles", "split_passages", "to_hf_dataset",
-    "tokenize_dataset", "validate_inputs", "write_splits",
+    "approx_tokens", "bundled", "bundled_dir", "cut_article", "cut_articles", "detect_format",
+    "expand_inputs", "fingerprint", "group_key", "label_matrix", "load_passages", "load_taxonomy",
+    "normalise_text", "parse_labels", "read_passages", "split_passages", "validate_inputs",
+    "write_splits",
 ]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from framescope.data.errors import RecordError
 from framescope.data.io import open_binary
-from framescope.data.readers import Item, ReadOptions, _decode, _passage
+from framescope.data.records import Item, ReadOptions, decode, to_passage
 
 __all__ = ["ADAPTERS"]
 
@@ -36,7 +36,7 @@ def _split_of(name: str, marker: str) -> str:
 def _tsv_lines(path: Path) -> Iterator[tuple[int, list[str] | RecordError]]:
     with open_binary(path) as fh:
         for lineno, raw in enumerate(fh, 1):
-            text = _decode(raw, str(path), lineno)
+            text = decode(raw, str(path), lineno)
             if isinstance(text, RecordError):
                 yield lineno, text
                 continue
@@ -100,7 +100,7 @@ def semeval_persuasion(path: Path, opts: ReadOptions) -> Iterator[Item]:
                                       "the labels and template files must list the same paragraphs")
                     continue
                 raw["labels"] = [t for t in labels.pop((art, para))[1].split(",") if t.strip()]
-            yield _passage(raw, str(template), lineno, opts, default_id=f"{art}_{para}")
+            yield to_passage(raw, str(template), lineno, opts, default_id=f"{art}_{para}")
         for (art, para), (lineno, _) in labels.items():
             yield RecordError(str(labels_path), lineno, "text",
                               f"paragraph {art}/{para} is missing from {template.name}",
@@ -136,13 +136,13 @@ def semeval_frames(path: Path, opts: ReadOptions) -> Iterator[Item]:
                                   "keep every labelled article's text in the articles folder")
                 continue
             with open_binary(file) as fh:
-                text = _decode(fh.read(), str(file), 0, "text")
+                text = decode(fh.read(), str(file), 0, "text")
             if isinstance(text, RecordError):
                 yield text
                 continue
             text = text.lstrip("\ufeff").replace("\r\n", "\n")
             title = text.split("\n", 1)[0].strip() or None
-            yield _passage({"id": art, "article_id": art, "title": title, "text": text,
+            yield to_passage({"id": art, "article_id": art, "title": title, "text": text,
                             "labels": frames, "split": split},
                            str(labels_path), lineno, opts, default_id=art)
 
@@ -190,7 +190,7 @@ def babe(path: Path, opts: ReadOptions) -> Iterator[Item]:
             meta = {"biased_words": [str(w) for w in words], "topic": row.get("topic") or None,
                     "type": row.get("type") or None, "label_opinion": row.get("label_opinion") or None}
             url = (row.get("news_link") or "").strip() or None
-            yield _passage({"id": f"babe-{n}", "text": row["text"], "labels": [label],
+            yield to_passage({"id": f"babe-{n}", "text": row["text"], "labels": [label],
                             "outlet": row.get("outlet") or None, "url": url,
                             "article_id": url, "meta": meta},
                            source, lineno, opts, default_id=f"babe-{n}")

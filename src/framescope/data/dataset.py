@@ -12,7 +12,8 @@ from typing import Literal
 
 from framescope.data.errors import DataError, ErrorLog, ReadStats, RecordError
 from framescope.data.fingerprint import fingerprint
-from framescope.data.readers import ReadOptions, iter_file
+from framescope.data.formats import iter_file
+from framescope.data.records import ReadOptions
 from framescope.data.schema import Passage
 from framescope.data.taxonomy import Taxonomy
 
@@ -20,6 +21,7 @@ __all__ = [
     "LoadedData",
     "OnError",
     "expand_inputs",
+    "load_labelled",
     "load_passages",
     "read_passages",
     "validate_inputs",
@@ -206,6 +208,37 @@ def load_passages(
     if not passages and not allow_empty:
         raise DataError(f"no valid records in {', '.join(map(str, paths))} ({stats.summary()})")
     return LoadedData(passages, stats, tax, [str(p) for p in paths], list(log.first))
+
+
+def load_labelled(
+    paths: Sequence[str | Path],
+    options: ReadOptions | None = None,
+    *,
+    what: str = "data",
+    split: str | None = None,
+    on_error: Literal["stop", "skip"] = "stop",
+    errors_path: Path | None = None,
+) -> LoadedData:
+    """:func:`load_passages` for labelled data (evaluation, baselines): optionally keep one
+    ``split`` tag, and refuse records without a ``labels`` field (``[]`` means "no label").
+
+    Raises:
+        DataError: naming ``what``, when the split is absent or records are unlabelled.
+    """
+    data = load_passages(list(paths), options, taxonomy=None, on_error=on_error,
+                         errors_path=errors_path)
+    if split is not None:
+        kept = [p for p in data.passages if p.split == split]
+        if not kept:
+            found = sorted({str(p.split) for p in data.passages})
+            raise DataError(f"{what}: no records with split {split!r} in {', '.join(map(str, paths))}; "
+                            f"splits found: {found}")
+        data.passages = kept
+    unlabelled = [p.id for p in data.passages if p.labels is None]
+    if unlabelled:
+        raise DataError(f"{what}: {len(unlabelled)} record(s) have no 'labels' field (e.g. "
+                        f"{unlabelled[:3]}); labelled data is needed ([] means 'no label')")
+    return data
 
 
 def validate_inputs(

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from framescope.data.schema import Passage
 
-__all__ = ["fingerprint", "normalise_text"]
+__all__ = ["fingerprint", "normalise_text", "ordered_fingerprint"]
 
 
 def normalise_text(text: str) -> str:
@@ -33,3 +33,13 @@ def fingerprint(passages: Iterable[Passage]) -> str:
     )
     total = hashlib.sha256("\n".join(digests).encode()).hexdigest()
     return f"sha256:{total[:16]}"
+
+
+def ordered_fingerprint(passages: Iterable[Passage]) -> str:
+    """A hash of the passages' ids, exact texts and labels *in order* (for caches whose rows
+    follow the input order; :func:`fingerprint` ignores order and normalises text)."""
+    digest = hashlib.sha256()
+    for p in passages:
+        digest.update(json.dumps([p.id, p.text, p.labels], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return f"sha256:{digest.hexdigest()[:16]}"

@@ -1,10 +1,9 @@
-"""File helpers: transparent ``.gz`` reading, atomic writes, and passage writers."""
+"""File helpers: transparent ``.gz`` reading, atomic writes, the suffix table, and row writers."""
 
 from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import json
 import os
 import tempfile
@@ -13,15 +12,38 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "TABLE_SUFFIXES",
     "atomic_dir",
     "atomic_path",
     "atomic_write_text",
+    "cache_dir",
     "open_binary",
-    "open_text",
-    "read_jsonl_dicts",
+    "read_json_or_yaml",
     "recover_dir",
+    "table_format",
     "write_records",
 ]
+
+#: File suffix -> tabular format, for every reader and writer of rows (``.gz`` is stripped first).
+TABLE_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+                  ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_format(path: str | Path) -> str | None:
+    """``jsonl``, ``csv``, ``tsv`` or ``parquet`` from a file name (``.gz`` ignored), else None.
+
+    Example:
+        >>> table_format("scores.articles.parquet"), table_format("feed.jsonl.gz"), table_format("a.xml")
+        ('parquet', 'jsonl', None)
+    """
+    name = Path(path).name.lower().removesuffix(".gz")
+    return TABLE_SUFFIXES.get(Path(name).suffix)
+
+
+def cache_dir() -> Path:
+    """framescope's cache folder: ``$FRAMESCOPE_CACHE``, default ``~/.cache/framescope``
+    (ONNX exports, the assembled mpnet backbone, tokenised datasets)."""
+    return Path(os.environ.get("FRAMESCOPE_CACHE", Path.home() / ".cache" / "framescope"))
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -29,11 +51,6 @@ def open_binary(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
     return open(path, "rb")
-
-
-def open_text(path: Path) -> IO[str]:
-    """Open text strictly as UTF-8 (a BOM is dropped); ``.gz`` is read transparently."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="strict", newline="")
 
 
 def _umask() -> int:
@@ -175,15 +192,15 @@ def write_records(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
     Lists and dicts become JSON strings in CSV. Returns the number of rows written.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    fmt = table_format(path)
     count = 0
     with atomic_path(path) as tmp:
-        if suffix in (".jsonl", ".ndjson", ".json"):
+        if fmt == "jsonl":
             with open(tmp, "w", encoding="utf-8") as fh:
                 for row in rows:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                     count += 1
-        elif suffix in (".csv", ".tsv"):
+        elif fmt in ("csv", "tsv"):
             import csv
 
             rows = list(rows)
@@ -192,12 +209,12 @@ def write_records(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
                 columns.extend(k for k in row if k not in columns)
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=columns,
-                                        delimiter="\t" if suffix == ".tsv" else ",")
+                                        delimiter="\t" if fmt == "tsv" else ",")
                 writer.writeheader()
                 for row in rows:
                     writer.writerow(_flat(row))
                     count += 1
-        elif suffix == ".parquet":
+        elif fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
@@ -209,17 +226,9 @@ def write_records(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
             pq.write_table(table, tmp)
             count = len(rows)
         else:
-            raise ValueError(f"cannot write {path}: unknown suffix {suffix!r} "
+            raise ValueError(f"cannot write {path}: unknown suffix {path.suffix!r} "
                              "(use .jsonl, .csv, .tsv or .parquet)")
     return count
-
-
-def read_jsonl_dicts(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the JSON objects of a trusted JSONL file written by framescope itself."""
-    with open_text(Path(path)) as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def read_json_or_yaml(path: str | Path, what: str) -> Any:

@@ -197,6 +197,9 @@ def record_to_passage(
             raise fail(name, f"expected a non-negative integer, got {value!r:.40}",
                        f"write '{name}' as an integer character offset")
         kwargs[name] = value
+    if "start" in kwargs and "end" in kwargs and kwargs["start"] > kwargs["end"]:
+        raise fail("end", f"end offset {kwargs['end']} is before start offset {kwargs['start']}",
+                   "offsets are character positions with start <= end; swap or fix them")
     split = raw.get("split")
     if isinstance(split, str) and split:
         kwargs["split"] = split

@@ -6,20 +6,29 @@ import difflib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from framescope.data.bundled import bundled
 from framescope.data.errors import DataError, RecordError
 from framescope.data.io import read_json_or_yaml
 
-__all__ = ["DEFAULT_TAXONOMY", "Label", "Taxonomy", "load_taxonomy"]
+if TYPE_CHECKING:
+    from framescope.data.schema import Passage
+
+__all__ = ["DEFAULT_TAXONOMY", "Label", "Taxonomy", "label_matrix", "load_taxonomy", "taxonomy_path"]
 
 logger = logging.getLogger(__name__)
 
 #: The default taxonomy shipped with the project (ten Russia–Ukraine war frames).
-DEFAULT_TAXONOMY = Path(__file__).resolve().parents[3] / "data" / "taxonomies" / "war-frames.yaml"
+DEFAULT_TAXONOMY = bundled("taxonomies", "war-frames.yaml")
+#: Names of the bundled taxonomies accepted wherever a taxonomy file is.
+BUNDLED_TAXONOMIES = {"default": "war-frames", "war-frames": "war-frames",
+                      "policy-frames": "policy-frames", "persuasion-techniques": "persuasion-techniques"}
 
 
 @dataclass
@@ -164,12 +173,41 @@ class Taxonomy:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
+def taxonomy_path(name: str | Path) -> Path:
+    """The file of a taxonomy: a path, or a bundled name (``default``, ``war-frames``,
+    ``policy-frames``, ``persuasion-techniques``)."""
+    key = str(name)
+    if key in BUNDLED_TAXONOMIES and not Path(key).exists():
+        return bundled("taxonomies", f"{BUNDLED_TAXONOMIES[key]}.yaml")
+    return Path(name)
+
+
 def load_taxonomy(path: str | Path) -> Taxonomy:
-    """Load a taxonomy from a YAML or JSON file.
+    """Load a taxonomy from a YAML or JSON file, or a bundled one by name (see
+    :func:`taxonomy_path`).
 
     Raises:
         DataError: when the file is missing, does not parse, or lacks a ``labels`` list.
     """
-    path = Path(path)
+    path = taxonomy_path(path)
     data = read_json_or_yaml(path, "taxonomy file")
     return Taxonomy.from_dict(data, where=str(path))
+
+
+def label_matrix(passages: Sequence[Passage], taxonomy: Taxonomy) -> np.ndarray:
+    """Multi-hot ``(n_passages, n_labels)`` float32 matrix in the taxonomy's column order;
+    labels outside the taxonomy are ignored.
+
+    Example:
+        >>> from framescope.data.schema import Passage
+        >>> label_matrix([Passage(id="1", text="x", labels=["b"])], Taxonomy.from_ids(["a", "b"])).tolist()
+        [[0.0, 1.0]]
+    """
+    index = taxonomy.index
+    y = np.zeros((len(passages), len(taxonomy)), dtype=np.float32)
+    for i, p in enumerate(passages):
+        for lab in p.labels or []:
+            j = index.get(lab)
+            if j is not None:
+                y[i, j] = 1.0
+    return y

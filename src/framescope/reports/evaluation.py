@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from framescope.reports.html import bytes_to_data_uri, figure_to_png, markdown_escape, template_env
+from framescope.reports.html import bytes_to_data_uri, figure_to_png, template_env
 
 __all__ = ["build_figures", "build_view", "fmt", "render_from_json", "render_reports"]
 
@@ -70,7 +70,7 @@ def _cell(value: Any, why: str | None = None, ci: dict[str, Any] | None = None,
 
 def build_view(result: dict[str, Any]) -> dict[str, Any]:
     """Everything the templates show, formatted, from the result dict alone."""
-    from framescope.reports.plots import system_order
+    from framescope.reports.plots import system_label, system_order
 
     keys = system_order(result)
     systems = result["systems"]
@@ -78,8 +78,7 @@ def build_view(result: dict[str, Any]) -> dict[str, Any]:
     names = result.get("label_names", {})
 
     def sys_label(key: str) -> str:
-        return {"model": f"{systems[key]['name']} (model)", "compare": f"{systems[key]['name']} (compare)",
-                "baseline": "TF-IDF baseline"}[key]
+        return system_label(result, key)
 
     heads = [{"key": k, "label": sys_label(k)} for k in keys]
 
@@ -157,6 +156,8 @@ def build_view(result: dict[str, Any]) -> dict[str, Any]:
         headline += f"; TF-IDF baseline macro-F1 {fmt(b.get('macro_f1'))}"
         if test and test.get("difference") is not None:
             headline += f" (difference {test['difference']:+.3f}, paired bootstrap p {_pval(test['p_value'])})"
+    if "cues" in systems:
+        headline += f"; cue-word baseline macro-F1 {fmt(systems['cues']['overall'].get('macro_f1'))}"
     headline += "."
 
     errors = []
@@ -167,7 +168,8 @@ def build_view(result: dict[str, Any]) -> dict[str, Any]:
                        "predicted_text": ", ".join(names.get(x, x) for x in e["predicted"]) or "(none)"})
 
     base_info = systems.get("baseline", {}).get("baseline")
-    data = result["data"]
+    data = dict(result["data"])
+    data.setdefault("cut_records", data.get("segmented_records", 0))  # the name before 0.2
     return {
         "title": f"Evaluation of {model['name']}",
         "headline": headline, "heads": heads, "overall_rows": overall_rows, "label_rows": label_rows,

@@ -17,11 +17,12 @@ __all__ = [
     "f1_bars",
     "pr_curves",
     "reliability",
+    "system_label",
     "system_order",
 ]
 
-SYSTEM_COLORS = {"model": "#1f6fb4", "baseline": "#e07b18", "compare": "#2b9a3a"}
-SYSTEM_STYLES = {"model": "-", "baseline": "--", "compare": "-."}
+SYSTEM_COLORS = {"model": "#1f6fb4", "baseline": "#e07b18", "cues": "#8a5cb8", "compare": "#2b9a3a"}
+SYSTEM_STYLES = {"model": "-", "baseline": "--", "cues": ":", "compare": "-."}
 
 
 def _figure(width: float, height: float) -> Any:
@@ -32,18 +33,19 @@ def _figure(width: float, height: float) -> Any:
 
 
 def system_order(result: dict[str, Any]) -> list[str]:
-    """System keys present in the result, in display order (model, compare, baseline)."""
-    return [k for k in ("model", "compare", "baseline") if k in result.get("systems", {})]
+    """System keys present in the result, in display order (model, compare, baselines)."""
+    return [k for k in ("model", "compare", "baseline", "cues") if k in result.get("systems", {})]
 
 
 def _label_name(result: dict[str, Any], lab: str) -> str:
     return str(result.get("label_names", {}).get(lab) or lab)
 
 
-def _system_label(result: dict[str, Any], key: str) -> str:
+def system_label(result: dict[str, Any], key: str) -> str:
+    """How a system is named in figures and tables."""
     name = result["systems"][key].get("name", key)
     return {"model": f"model: {name}", "compare": f"compare: {name}",
-            "baseline": "TF-IDF baseline"}.get(key, name)
+            "baseline": "TF-IDF baseline", "cues": "cue-word baseline"}.get(key, name)
 
 
 def f1_bars(result: dict[str, Any]) -> Any:
@@ -75,7 +77,7 @@ def f1_bars(result: dict[str, Any]) -> Any:
                 ax.text(0.01, yy, "0", va="center", fontsize=7, color=SYSTEM_COLORS.get(key, "#888"))
             ax.barh(yy, f1, height=height * 0.9, color=SYSTEM_COLORS.get(key, "#888"),
                     xerr=xerr, error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "#333"},
-                    label=_system_label(result, key) if lab == labels[0] else None)
+                    label=system_label(result, key) if lab == labels[0] else None)
     ax.set_yticks(y0, [_label_name(result, lab) for lab in labels], fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1 (bars: 95% bootstrap interval)")
@@ -126,7 +128,7 @@ def pr_curves(result: dict[str, Any]) -> Any:
         ax.set_xlabel("recall", fontsize=8)
     for row in axes:
         row[0].set_ylabel("precision", fontsize=8)
-    names = ", ".join(f"{SYSTEM_STYLES[k]} {_system_label(result, k)}" for k in keys)
+    names = ", ".join(f"{SYSTEM_STYLES[k]} {system_label(result, k)}" for k in keys)
     fig.suptitle(f"Precision-recall curves (dot: the operating threshold)   {names}", fontsize=9)
     return fig
 
@@ -146,7 +148,7 @@ def reliability(result: dict[str, Any]) -> Any:
         ece = cal.get("ece")
         top.plot([b["mean_score"] for b in bins], [b["positive_rate"] for b in bins], "o" + SYSTEM_STYLES.get(key, "-"),
                  color=SYSTEM_COLORS.get(key, "#888"), ms=4,
-                 label=f"{_system_label(result, key)} (ECE {ece:.3f})" if ece is not None else key)
+                 label=f"{system_label(result, key)} (ECE {ece:.3f})" if ece is not None else key)
         bottom.bar([b["low"] + (s + 0.5) * width for b in cal["bins"]], [b["count"] for b in cal["bins"]],
                    width=width, color=SYSTEM_COLORS.get(key, "#888"), align="edge")
     top.set_xlim(0, 1)

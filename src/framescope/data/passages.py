@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from framescope.data.schema import Passage
 
-__all__ = ["approx_tokens", "paragraph_spans", "sentence_spans", "split_article", "split_articles"]
+__all__ = ["approx_tokens", "cut_article", "cut_articles", "paragraph_spans", "sentence_spans"]
 
 TokenCounter = Callable[[str], int]
 
@@ -88,16 +88,16 @@ def _windows(text: str, start: int, end: int, budget: int,
         yield cur
 
 
-def split_article(record: Passage, *, max_tokens: int = 200,
+def cut_article(record: Passage, *, max_tokens: int = 200,
                   count_tokens: TokenCounter | None = None) -> list[Passage]:
-    """Split one record into passages (paragraphs; long ones into sentence windows).
+    """Cut one record into passages (paragraphs; long ones into sentence windows).
 
     A record that fits in one passage keeps its own ``id``; otherwise passages get
     ``ID#0``, ``ID#1``, … Labels and metadata are inherited from the record.
 
     Example:
         >>> art = Passage(id="a1", text="First para.\\n\\nSecond para.")
-        >>> [(p.id, p.start, p.end) for p in split_article(art)]
+        >>> [(p.id, p.start, p.end) for p in cut_article(art)]
         [('a1#0', 0, 11), ('a1#1', 13, 25)]
     """
     if max_tokens < 8:
@@ -129,7 +129,7 @@ def split_article(record: Passage, *, max_tokens: int = 200,
     return out
 
 
-def split_articles(records: Iterable[Passage], **kwargs: object) -> Iterator[Passage]:
-    """:func:`split_article` over a stream of records."""
+def cut_articles(records: Iterable[Passage], **kwargs: object) -> Iterator[Passage]:
+    """:func:`cut_article` over a stream of records."""
     for rec in records:
-        yield from split_article(rec, **kwargs)  # type: ignore[arg-type]
+        yield from cut_article(rec, **kwargs)  # type: ignore[arg-type]

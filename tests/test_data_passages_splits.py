@@ -15,7 +15,7 @@ from framescope.data import (
     approx_tokens,
     fingerprint,
     load_taxonomy,
-    split_article,
+    cut_article,
     split_passages,
 )
 from framescope.data.schema import record_to_passage
@@ -31,7 +31,7 @@ ARTICLE = (
 
 def test_offsets_are_exact_and_budget_respected() -> None:
     rec = Passage(id="art", text=ARTICLE, labels=["x"], outlet="O")
-    parts = split_article(rec, max_tokens=40)
+    parts = cut_article(rec, max_tokens=40)
     assert len(parts) > 4
     for i, p in enumerate(parts):
         assert ARTICLE[p.start:p.end] == p.text
@@ -45,19 +45,19 @@ def test_offsets_are_exact_and_budget_respected() -> None:
 
 
 def test_single_passage_keeps_id() -> None:
-    [p] = split_article(Passage(id="s1", text="  Short text.  "))
+    [p] = cut_article(Passage(id="s1", text="  Short text.  "))
     assert (p.id, p.start, p.end, p.text) == ("s1", 2, 13, "Short text.")
 
 
 def test_overlong_sentence_is_cut_by_words() -> None:
     text = " ".join(["word"] * 500)
-    parts = split_article(Passage(id="w", text=text), max_tokens=30)
+    parts = cut_article(Passage(id="w", text=text), max_tokens=30)
     assert all(text[p.start:p.end] == p.text for p in parts)
     assert sum(len(p.text.split()) for p in parts) == 500
 
 
 def test_tokenizer_counter_is_used() -> None:
-    parts = split_article(Passage(id="c", text="a b c d e f g h i j. k l m n o p."), max_tokens=8,
+    parts = cut_article(Passage(id="c", text="a b c d e f g h i j. k l m n o p."), max_tokens=8,
                           count_tokens=lambda s: len(s.replace(" ", "")))
     assert all(len(p.text.replace(" ", "")) <= 8 or " " not in p.text for p in parts)
 

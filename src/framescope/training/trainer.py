@@ -1,0 +1,232 @@
+"""The Hugging Face Trainer as framescope uses it: the loss, the optimizer's head group, the
+training arguments, model selection across epochs and the progress display.
+
+:func:`framescope.training.run.train` drives it; ``accelerate launch`` and ``torchrun`` work
+unchanged because the Trainer handles distribution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from framescope.training.config import TrainConfig
+from framescope.training.head import head_param_groups
+
+__all__ = ["Selection", "callbacks", "choose_precision", "in_order", "trainer_class", "training_args"]
+
+
+def choose_precision(precision: str) -> tuple[str, str]:
+    """The training precision for ``precision`` and why: ``("bf16" | "fp32", reason)``.
+
+    ``auto`` picks bf16 autocast only where the hardware computes bf16 natively: a CUDA GPU
+    that supports it, or a CPU with AVX-512 BF16/AMX. On AVX2-only CPUs bf16 autocast is
+    emulated and measured several times slower than fp32, so ``auto`` keeps fp32 there.
+    """
+    import torch
+
+    from framescope.runtime import cpu_supports_bf16
+
+    if precision == "fp32":
+        return "fp32", "requested"
+    if precision == "bf16":
+        return "bf16", "requested"
+    if precision != "auto":
+        raise ValueError(f"The 'precision' parameter must be auto, fp32 or bf16. Got {precision!r} instead.")
+    if torch.cuda.is_available():
+        if torch.cuda.is_bf16_supported():
+            return "bf16", "auto: the GPU supports bf16"
+        return "fp32", "auto: the GPU lacks bf16"
+    if cpu_supports_bf16():
+        return "bf16", "auto: the CPU has native bf16 (AVX-512 BF16 / AMX)"
+    return "fp32", ("auto: the CPU has no native bf16 (AVX2 only), where bf16 autocast is "
+                    "several times slower than fp32")
+
+
+def trainer_class() -> type:
+    """The Trainer subclass (built on first use, so importing this module stays light)."""
+    import torch
+    from transformers import Trainer
+
+    class FramescopeTrainer(Trainer):
+        """A :class:`~transformers.Trainer` with weighted, maskable BCE or weighted cross-entropy."""
+
+        def __init__(self, *args: Any, pos_weight: np.ndarray | None = None,
+                     single_label: bool = False, head_lr: float | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.fs_weight = None if pos_weight is None else torch.tensor(pos_weight)
+            self.fs_single = single_label
+            self.fs_head_lr = head_lr
+
+        def create_optimizer(self, model: Any = None) -> Any:
+            """The Trainer's AdamW, with the classification head in groups of its own learning rate."""
+            opt = super().create_optimizer(model)
+            if self.fs_head_lr is None or getattr(opt, "fs_split", False):
+                return opt
+            groups = head_param_groups(self.model if model is None else model, opt.param_groups,
+                                       self.fs_head_lr)
+            opt.param_groups.clear()
+            for g in groups:
+                opt.add_param_group(g)
+            opt.fs_split = True
+            return opt
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            labels = inputs.pop("labels")
+            inputs.pop("row_index", None)
+            mask = inputs.pop("label_mask", None)
+            outputs = model(**inputs)
+            logits = outputs.logits.float()
+            weight = None if self.fs_weight is None else self.fs_weight.to(logits.device)
+            if self.fs_single:
+                loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+            else:
+                per = torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, labels.to(logits.dtype), pos_weight=weight, reduction="none")
+                if mask is None:
+                    loss = per.mean()
+                else:
+                    loss = (per * mask).sum() / mask.sum().clamp(min=1.0)
+            return (loss, outputs) if return_outputs else loss
+
+    return FramescopeTrainer
+
+
+@dataclass
+class Selection:
+    """Model selection across epochs: the best dev state so far, the history, early stopping.
+
+    The best epoch has the highest dev macro-F1 at threshold 0.5 (argmax for single-label
+    models), ties broken by the lower dev loss; its weights are kept in memory (no checkpoint
+    files) and its dev scores are kept for threshold tuning.
+    """
+
+    patience: int
+    total_epochs: float
+    best_key: tuple[float, float] | None = None
+    best_epoch: int | None = None
+    best_state: dict[str, Any] | None = None
+    best_probs: np.ndarray | None = None
+    last_probs: np.ndarray | None = None
+    last_loss: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    waited: int = 0
+    stopped_early: bool = False
+
+
+def callbacks(model: Any, sel: Selection, progress: bool) -> list[Any]:
+    """The Trainer callbacks: keep the best state (stop early), and a progress bar."""
+    from transformers import TrainerCallback
+
+    patience, total_epochs = sel.patience, sel.total_epochs
+
+    class KeepBest(TrainerCallback):
+        """Keep the best dev state in memory; stop after ``patience`` epochs without gain."""
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
+                        **kwargs: Any) -> None:
+            if not metrics or "eval_macro_f1" not in metrics:
+                return
+            value = float(metrics["eval_macro_f1"])
+            epoch = round(state.epoch or 0)
+            entry = {"epoch": epoch, "dev_macro_f1": round(value, 6),
+                     "dev_micro_f1": round(float(metrics.get("eval_micro_f1", 0.0)), 6),
+                     "train_loss": sel.last_loss,
+                     "dev_loss": round(float(metrics["eval_loss"]), 6) if "eval_loss" in metrics else None}
+            # better dev macro-F1 wins; on a tie, the lower dev loss
+            key = (round(value, 6), -float(metrics.get("eval_loss", 0.0)))
+            improved = sel.best_key is None or key > sel.best_key
+            entry["best"] = improved
+            sel.history.append(entry)
+            if improved:
+                sel.best_key, sel.best_epoch, sel.best_probs, sel.waited = key, epoch, sel.last_probs, 0
+                sel.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            else:
+                sel.waited += 1
+                if patience and sel.waited >= patience and epoch < total_epochs - 1e-6:
+                    control.should_training_stop = True
+                    sel.stopped_early = True
+
+    class Progress(TrainerCallback):
+        """A progress bar with ETA and one line per epoch (instead of raw log dicts)."""
+
+        def __init__(self) -> None:
+            self.bar: Any = None
+            self.seen = 0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if progress and state.is_world_process_zero:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=state.max_steps, desc="training", unit="step", dynamic_ncols=True)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.seen)
+                self.seen = state.global_step
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None,
+                   **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                sel.last_loss = round(float(logs["loss"]), 6)
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
+                        **kwargs: Any) -> None:
+            if self.bar is None or not metrics or "eval_macro_f1" not in metrics:
+                return
+            h = sel.history[-1] if sel.history else {}
+            mark = "  *best*" if h.get("best") else ""
+            loss = sel.last_loss
+            self.bar.write(f"epoch {h.get('epoch', '?')}/{math.ceil(total_epochs)}: train loss "
+                           f"{'-' if loss is None else f'{loss:.4f}'}  dev loss "
+                           f"{metrics.get('eval_loss', float('nan')):.4f}  dev macro-F1 "
+                           f"{metrics['eval_macro_f1']:.3f}  micro-F1 "
+                           f"{metrics.get('eval_micro_f1', 0):.3f}{mark}")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    # the evaluation's own callback order matters: KeepBest records history before Progress prints
+    return [KeepBest(), Progress()]
+
+
+def in_order(pred: Any) -> np.ndarray:
+    """Logits in dataset order: the Trainer may batch evaluation rows by length (and shards them
+    across processes), so each row carries its index as a second label and is put back here."""
+    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    index = np.asarray(pred.label_ids[1]).reshape(-1)
+    out = np.empty_like(logits)
+    out[index] = logits
+    if len(index) != len(logits) or len(np.unique(index)) != len(index):
+        raise RuntimeError(f"evaluation returned {len(logits)} rows with {len(np.unique(index))} "
+                           "distinct row indices; cannot align predictions with the data")
+    return out
+
+
+def training_args(scratch: str, cfg: TrainConfig, total_steps: int, precision: str,
+                  on_gpu: bool, progress: bool) -> Any:
+    """The :class:`~transformers.TrainingArguments` of a run (no checkpoints are written)."""
+    from transformers import TrainingArguments as cls
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    # length-grouped batches: `train_sampling_strategy` in recent transformers, a flag before
+    grouping = ({"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in names
+                else {"group_by_length": True})
+    return cls(
+        output_dir=scratch, num_train_epochs=cfg.epochs, learning_rate=cfg.lr,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
+        weight_decay=cfg.weight_decay, warmup_steps=round(cfg.warmup_ratio * total_steps),
+        lr_scheduler_type="linear", eval_strategy="epoch", save_strategy="no",
+        logging_strategy="epoch", report_to="none", seed=cfg.seed, data_seed=cfg.seed,
+        bf16=precision == "bf16", use_cpu=not on_gpu, remove_unused_columns=False,
+        label_names=["labels", "row_index"], disable_tqdm=not progress, dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
+        log_level="error", **grouping,
+    )

@@ -1,6 +1,6 @@
 # framescope: two commands do all the set-up on a fresh machine.
 #   make demo   train the default model if missing, score the sample feed, write the report
-#   make test   lint and run the test suite (what CI runs)
+#   make test   lint, run the test suite, check the wheel installs and runs (what CI runs)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +9,7 @@ SAMPLE_OUT ?= reports/sample
 # add --evidence for evidence spans (occlusion: up to 32 extra forward passes per labelled passage)
 SCORE_FLAGS ?= --level both --overwrite
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint wheel-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,15 @@ demo: $(STAMP)
 	@echo "report: $(SAMPLE_OUT)/report.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench train.py evaluate.py
+	$(BIN)/ruff check src tests bench tools train.py evaluate.py setup.py
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	$(MAKE) wheel-check
+
+# build the wheel, install it (not editable) into a fresh venv and run the CLI from there
+wheel-check: $(STAMP)
+	PYTHON=$(BIN)/python bash tools/wheel_check.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

@@ -417,11 +417,11 @@ FRAMES = Task(
     reference_source="organisers' baseline on the English dev set (official metric micro-F1)",
     defaults={"epochs": 1, "max_length": 128, "train_fraction": 0.4},
     prepare=prepare_frames,
-    train_args=["--long-records", "split", "--dev-ratio", "0.2"],
+    train_args=["--long-records", "cut", "--dev-ratio", "0.2"],
     eval_args=["--level", "article", "--aggregate", "max"],
     extra_evals={"noisy-or": ["--level", "article", "--aggregate", "noisy-or"]},
     smoke_sizes={"train": 0.06, "eval": 0.15},
-    scheme=("articles cut by `framescope train --long-records split` into passages of at most "
+    scheme=("articles cut by `framescope train --long-records cut` into passages of at most "
             "max-length tokens that inherit their article's frames; dev (carved by article) and test "
             "scored per article, passage scores aggregated by max (noisy-OR reported too), so the "
             "per-label thresholds are tuned on the same article-level scores they are used on"),

@@ -13,9 +13,9 @@ from framescope.data import (
     Passage,
     Taxonomy,
     approx_tokens,
+    cut_article,
     fingerprint,
     load_taxonomy,
-    cut_article,
     split_passages,
 )
 from framescope.data.schema import record_to_passage

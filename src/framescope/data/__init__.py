@@ -5,7 +5,6 @@ Training, evaluation, scoring and reports all go through it.
 
 from __future__ import annotations
 
-from framescope.data.bundled import bundled, bundled_dir
 from framescope.data.dataset import (
     LoadedData,
     expand_inputs,
@@ -18,6 +17,7 @@ from framescope.data.fingerprint import fingerprint, normalise_text
 from framescope.data.formats import detect_format
 from framescope.data.passages import approx_tokens, cut_article, cut_articles
 from framescope.data.records import FORMATS, ReadOptions
+from framescope.data.resources import bundled, bundled_dir
 from framescope.data.schema import Passage, parse_labels
 from framescope.data.splits import DEFAULT_RATIOS, group_key, split_passages, write_splits
 from framescope.data.taxonomy import DEFAULT_TAXONOMY, Label, Taxonomy, label_matrix, load_taxonomy

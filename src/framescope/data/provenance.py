@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from framescope.data.bundled import bundled_dir
 from framescope.data.dataset import LoadedData, expand_inputs, load_passages
 from framescope.data.errors import DataError
 from framescope.data.records import ReadOptions
+from framescope.data.resources import bundled_dir
 from framescope.data.schema import Passage
 from framescope.data.splits import split_passages
 
@@ -45,7 +45,7 @@ def portable_path(path: str | Path) -> str:
     the current folder when inside it, absolute otherwise (globs kept as given).
 
     Example:
-        >>> from framescope.data.bundled import bundled
+        >>> from framescope.data.resources import bundled
         >>> portable_path(bundled("seed", "train.jsonl"))
         'bundled:seed/train.jsonl'
     """

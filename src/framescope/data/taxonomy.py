@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from framescope.data.bundled import bundled
 from framescope.data.errors import DataError, RecordError
 from framescope.data.io import read_json_or_yaml
+from framescope.data.resources import bundled
 
 if TYPE_CHECKING:
     from framescope.data.schema import Passage

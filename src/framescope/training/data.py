@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from framescope.data.bundled import bundled
 from framescope.data.dataset import LoadedData, expand_inputs, load_passages
 from framescope.data.errors import DataError
 from framescope.data.fingerprint import fingerprint, normalise_text
@@ -26,6 +25,7 @@ from framescope.data.provenance import (
     source_record,
 )
 from framescope.data.records import ReadOptions
+from framescope.data.resources import bundled
 from framescope.data.schema import Passage
 from framescope.data.taxonomy import Label, Taxonomy, load_taxonomy
 from framescope.modeling import Artifact

@@ -1034,6 +1034,9 @@ def render_results(results_dir: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> P
                          f"{_fmt(r['summary']['baseline'][metric])} | {r['reference']['value']:.3f} | "
                          f"{'n/a' if gap is None else f'{gap:+.3f}'} |")
         lines.append("")
+    real = results_dir / "real-war.md"  # written by bench/real_quality.py
+    if real.exists():
+        lines += [real.read_text(encoding="utf-8").rstrip(), ""]
     for name in TASKS:
         if name in found:
             lines += _task_section(found[name], variants.get(name, []))

@@ -39,6 +39,7 @@ __all__ = [
     "UNDEFINED_NO_POSITIVES",
     "UNDEFINED_NO_PREDICTIONS",
     "GroupedCounts",
+    "as_matrix",
     "bootstrap_intervals",
     "calibration",
     "confident_errors",
@@ -57,7 +58,12 @@ UNDEFINED_NO_NEGATIVES = "undefined: no negatives in the gold labels"
 UNDEFINED_EMPTY = "undefined: no positives and no predicted positives"
 
 
-def _as_2d(name: str, a: np.ndarray) -> np.ndarray:
+def as_matrix(name: str, a: np.ndarray) -> np.ndarray:
+    """``a`` as a 2-D (units x labels) array; a 1-D array becomes one column.
+
+    Raises:
+        ValueError: naming the parameter, for any other shape.
+    """
     a = np.asarray(a)
     if a.ndim == 1:
         a = a[:, None]
@@ -134,9 +140,9 @@ def per_label_metrics(
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    y = _as_2d("y", y).astype(bool)
-    p = _as_2d("p", p).astype(np.float64)
-    pred = _as_2d("pred", pred).astype(bool)
+    y = as_matrix("y", y).astype(bool)
+    p = as_matrix("p", p).astype(np.float64)
+    pred = as_matrix("pred", pred).astype(bool)
     _check_same(y, p, "p")
     _check_same(y, pred, "pred")
     if len(labels) != y.shape[1]:
@@ -185,12 +191,13 @@ def overall_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> d
 
     Returns a dict whose ``"undefined"`` entry explains every ``None`` and whose
     ``"macro_f1_labels"`` lists the labels averaged (labels with neither gold nor predicted
-    positives are left out of the macro average, and named in ``"macro_f1_excluded"``).
+    positives are left out of the macro average, and named in ``"macro_f1_excluded"``);
+    ``"false_alarm_rate"`` is the share of units without a gold label that get a predicted one.
     """
     from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
-    y = _as_2d("y", y).astype(bool)
-    pred = _as_2d("pred", pred).astype(bool)
+    y = as_matrix("y", y).astype(bool)
+    pred = as_matrix("pred", pred).astype(bool)
     _check_same(y, pred, "pred")
     n = y.shape[0]
     why: dict[str, str] = {}
@@ -220,6 +227,10 @@ def overall_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> d
         "hamming_loss": float(hamming_loss(y, pred)) if n else None,
         "units_without_gold_labels": int((y.sum(1) == 0).sum()),
         "units_without_predicted_labels": int((pred.sum(1) == 0).sum()),
+        # false alarms: units with no gold label that get at least one predicted label
+        "false_alarm_units": int(((y.sum(1) == 0) & (pred.sum(1) > 0)).sum()),
+        "false_alarm_rate": (float(((y.sum(1) == 0) & (pred.sum(1) > 0)).sum() / (y.sum(1) == 0).sum())
+                             if (y.sum(1) == 0).any() else None),
     }
     for key, reason in (("macro_f1", UNDEFINED_EMPTY), ("micro_f1", UNDEFINED_EMPTY),
                         ("micro_precision", UNDEFINED_NO_PREDICTIONS),
@@ -238,8 +249,8 @@ def single_label_metrics(y: np.ndarray, p: np.ndarray, labels: Sequence[str]) ->
     """
     from sklearn.metrics import accuracy_score, confusion_matrix
 
-    y = _as_2d("y", y)
-    p = _as_2d("p", p)
+    y = as_matrix("y", y)
+    p = as_matrix("p", p)
     _check_same(y, p, "p")
     bad = np.flatnonzero(y.sum(1) != 1)
     if len(bad):
@@ -268,8 +279,8 @@ class GroupedCounts:
     """
 
     def __init__(self, y: np.ndarray, pred: np.ndarray, groups: Sequence[str] | None = None) -> None:
-        y = _as_2d("y", y).astype(bool)
-        pred = _as_2d("pred", pred).astype(bool)
+        y = as_matrix("y", y).astype(bool)
+        pred = as_matrix("pred", pred).astype(bool)
         _check_same(y, pred, "pred")
         n = y.shape[0]
         keys = list(groups) if groups is not None else [str(i) for i in range(n)]
@@ -393,7 +404,7 @@ def paired_bootstrap(
     """
     if metric not in ("macro_f1", "micro_f1", "samples_f1"):
         raise ValueError(f"The 'metric' parameter must be macro_f1, micro_f1 or samples_f1. Got {metric!r} instead.")
-    y = _as_2d("y", y)
+    y = as_matrix("y", y)
     ca = GroupedCounts(y, pred_a, groups)
     cb = GroupedCounts(y, pred_b, groups)
     w = _resample_weights(len(ca), n_boot, seed)
@@ -437,8 +448,8 @@ def calibration(y: np.ndarray, p: np.ndarray, *, bins: int = 10,
     """
     from sklearn.calibration import calibration_curve
 
-    y = _as_2d("y", y)
-    p = _as_2d("p", p).astype(np.float64)
+    y = as_matrix("y", y)
+    p = as_matrix("p", p).astype(np.float64)
     _check_same(y, p, "p")
     if single_label:
         conf = p.max(1) if len(p) else np.zeros(0)
@@ -477,8 +488,8 @@ def pr_curves(y: np.ndarray, p: np.ndarray, labels: Sequence[str], *,
     """Precision-recall curve points per label (down-sampled), ``None`` without positives."""
     from sklearn.metrics import precision_recall_curve
 
-    y = _as_2d("y", y).astype(bool)
-    p = _as_2d("p", p)
+    y = as_matrix("y", y).astype(bool)
+    p = as_matrix("p", p)
     out: dict[str, Any] = {}
     for j, lab in enumerate(labels):
         if not y[:, j].any():
@@ -495,7 +506,7 @@ def pr_curves(y: np.ndarray, p: np.ndarray, labels: Sequence[str], *,
 
 def cooccurrence(m: np.ndarray) -> list[list[int]]:
     """Label co-occurrence counts ``M.T @ M`` (the diagonal is each label's count)."""
-    m = _as_2d("m", m).astype(np.int64)
+    m = as_matrix("m", m).astype(np.int64)
     return (m.T @ m).tolist()
 
 
@@ -515,9 +526,9 @@ def confident_errors(
     probability of the predicted class. Returns dicts with ``row``, ``label``, ``kind`` (``FP``,
     ``FN`` or ``wrong class``), ``score`` and ``confidence``.
     """
-    y = _as_2d("y", y).astype(bool)
-    p = _as_2d("p", p).astype(np.float64)
-    pred = _as_2d("pred", pred).astype(bool)
+    y = as_matrix("y", y).astype(bool)
+    p = as_matrix("p", p).astype(np.float64)
+    pred = as_matrix("pred", pred).astype(bool)
     items: list[dict[str, Any]] = []
     if single_label:
         gold, guess = y.argmax(1), p.argmax(1)

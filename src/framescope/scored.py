@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from framescope.data.errors import DataError, RecordError
-from framescope.data.io import atomic_path, open_binary, table_format
+from framescope.data.io import atomic_path, csv_rows, open_binary, table_format
 from framescope.data.schema import Passage, parse_labels
 from framescope.inference import COMBINE_RULES, SCORE_DIGITS, ChunkResult, combine
 
@@ -400,20 +400,11 @@ def read_scored_rows(path: Path) -> Iterator[tuple[int, Any] | RecordError]:
         with open_binary(path) as raw_fh:
             fh = io.TextIOWrapper(raw_fh, encoding="utf-8-sig", errors="replace", newline="")
             reader = csv.DictReader(fh, delimiter="\t" if fmt == "tsv" else ",")
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    yield RecordError(source, reader.line_num, "<record>", f"malformed CSV: {exc}",
-                                      "check quoting")
-                    continue
-                if None in row:
-                    yield RecordError(source, reader.line_num, "<record>",
-                                      "more cells than header columns", "quote cells with commas")
-                    continue
-                yield reader.line_num, {k: (None if v == "" else v) for k, v in row.items()}
+            for item in csv_rows(reader, source):
+                if isinstance(item, RecordError):
+                    yield item
+                else:
+                    yield item[0], {k: (None if v == "" else v) for k, v in item[1].items()}
     else:
         import pyarrow.parquet as pq
 

@@ -17,27 +17,24 @@ knows its own uncertainty:
 ``fixed``      the default for every label.
 
 Every policy records, per label, where its threshold came from (``tuned``, ``shrunk``,
-``bootstrap`` or ``default``).
+``bootstrap`` or ``default``). :func:`retune_artifact` (``framescope thresholds``) chooses a trained
+model's thresholds again, on its own dev data or on labelled text from the user's domain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
-__all__ = ["POLICIES", "choose_thresholds", "tune_thresholds"]
+from framescope.metrics import as_matrix
+
+__all__ = ["POLICIES", "choose_thresholds", "retune_artifact", "tune_thresholds"]
 
 #: Threshold policies accepted by :func:`choose_thresholds` (and ``--threshold-policy``).
 POLICIES = ("tuned", "shrunk", "bootstrap", "fixed")
-
-
-def _as_2d(name: str, a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise ValueError(f"The '{name}' parameter must be a 2-D array (units x labels). "
-                         f"Got shape {a.shape} instead.")
-    return a
 
 
 def _best_cut(y: np.ndarray, s: np.ndarray) -> float:
@@ -85,8 +82,8 @@ def tune_thresholds(y: np.ndarray, p: np.ndarray, *, min_positives: int = 5,
         >>> float(t[0]), src
         (0.35, ['tuned'])
     """
-    y = _as_2d("y", y).astype(bool)
-    p = _as_2d("p", p).astype(np.float64)
+    y = as_matrix("y", y).astype(bool)
+    p = as_matrix("p", p).astype(np.float64)
     if y.shape != p.shape:
         raise ValueError(f"The 'p' parameter must have the shape of the gold labels {y.shape}. "
                          f"Got {p.shape} instead.")
@@ -118,8 +115,8 @@ def choose_thresholds(y: np.ndarray, p: np.ndarray, *, policy: str = "tuned",
     if policy not in POLICIES:
         raise ValueError(f"The 'policy' parameter must be one of {', '.join(POLICIES)}. "
                          f"Got {policy!r} instead.")
-    y = _as_2d("y", y).astype(bool)
-    p = _as_2d("p", p).astype(np.float64)
+    y = as_matrix("y", y).astype(bool)
+    p = as_matrix("p", p).astype(np.float64)
     if policy == "fixed":
         return np.full(y.shape[1], float(default)), ["default"] * y.shape[1]
     tuned, sources = tune_thresholds(y, p, min_positives=min_positives, default=default)
@@ -149,3 +146,64 @@ def choose_thresholds(y: np.ndarray, p: np.ndarray, *, policy: str = "tuned",
             out[j] = float(np.median(cuts))
             sources[j] = "bootstrap"
     return out, sources
+
+
+def retune_artifact(model: str | Path, out: str | Path, *, dev: Sequence[str] = (),
+                    policy: str = "tuned", min_positives: int = 5, shrink: float = 20.0,
+                    seed: int = 0, precision: str = "auto", progress: bool = False) -> dict[str, Any]:
+    """Choose a trained model's thresholds again, on its recorded dev data or on ``dev`` files
+    (for example a few hundred labelled paragraphs of your own domain), and save the model with
+    them to ``out`` (atomically; the weights are unchanged).
+
+    Scores come from the one passage path (:func:`framescope.inference.predict_records`), so the
+    thresholds are chosen on exactly the scores ``framescope score`` and ``evaluate`` compute.
+
+    Returns:
+        What was done: policy, data, thresholds before and after, per-label sources.
+
+    Raises:
+        DataError: single-label models (they decide by argmax), unreadable or unlabelled data.
+    """
+    from framescope.data.dataset import load_labelled
+    from framescope.data.errors import DataError
+    from framescope.data.provenance import load_recorded, portable_path
+    from framescope.data.records import ReadOptions
+    from framescope.data.taxonomy import label_matrix
+    from framescope.inference import predict_records
+    from framescope.model_card import render_model_card
+    from framescope.modeling import load_artifact, save_artifact
+
+    art = load_artifact(model)
+    if art.single_label:
+        raise DataError(f"{model} is a single-label model: it decides by argmax and has no thresholds")
+    if dev:
+        data = load_labelled(list(dev), ReadOptions(labels_required=True), what="--dev")
+        passages, source = data.passages, {"paths": [portable_path(p) for p in dev],
+                                           "fingerprint": data.fingerprint}
+    else:
+        passages = load_recorded(art.meta, artifact_path=art.path, which="dev")
+        source = {"paths": "the model's recorded dev data", "fingerprint": (art.meta.get("data") or {})
+                  .get("dev", {}).get("fingerprint")}
+    unknown = sorted({lab for p in passages for lab in p.labels or []} - set(art.taxonomy.ids))
+    if unknown:
+        raise DataError(f"the dev data has labels the model does not know: {unknown}; the model's "
+                        f"labels are {', '.join(art.taxonomy.ids)}")
+    found = predict_records(art, passages, precision=precision, progress=progress)
+    y = label_matrix(passages, art.taxonomy)
+    thresholds, sources = choose_thresholds(y, found.probs, policy=policy, min_positives=min_positives,
+                                            shrink=shrink, seed=seed)
+    before = dict(art.thresholds)
+    art.thresholds = {lab: float(t) for lab, t in zip(art.taxonomy.ids, thresholds)}
+    record = {"policy": policy, "min_positives": min_positives, "shrink": shrink, "seed": seed,
+              "data": source, "passages": len(passages),
+              "positives": {lab: int(n) for lab, n in zip(art.taxonomy.ids, y.sum(0))},
+              "previous": before}
+    meta = dict(art.meta)
+    meta["threshold_source"] = dict(zip(art.taxonomy.ids, sources))
+    meta["thresholds_chosen"] = record
+    meta["name"] = Path(out).name
+    meta.pop("fingerprint", None)
+    art.meta = meta
+    card = render_model_card(dict(meta, taxonomy=art.taxonomy.to_dict(), thresholds=art.thresholds))
+    save_artifact(art, out, card=card)
+    return record | {"thresholds": art.thresholds, "sources": dict(zip(art.taxonomy.ids, sources))}

@@ -17,6 +17,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_text",
     "cache_dir",
+    "csv_rows",
     "open_binary",
     "read_json_or_yaml",
     "recover_dir",
@@ -38,6 +39,31 @@ def table_format(path: str | Path) -> str | None:
     """
     name = Path(path).name.lower().removesuffix(".gz")
     return TABLE_SUFFIXES.get(Path(name).suffix)
+
+
+def csv_rows(reader: Any, source: str) -> Iterator[tuple[int, dict[str, Any]] | Any]:
+    """``(line, row)`` for each row of a ``csv.DictReader``, or a
+    :class:`~framescope.data.errors.RecordError` for a malformed row or one with more cells than
+    header columns (the reader goes on after either)."""
+    import csv
+
+    from framescope.data.errors import RecordError
+
+    columns = len(reader.fieldnames or [])
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RecordError(source, reader.line_num, "<record>", f"malformed CSV: {exc}", "check quoting")
+            continue
+        if None in row:
+            yield RecordError(source, reader.line_num, "<record>",
+                              f"{len(row[None]) + columns} cells for {columns} columns",
+                              "quote cells that contain the delimiter")
+            continue
+        yield reader.line_num, row
 
 
 def cache_dir() -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from framescope.data.errors import RecordError
 from framescope.data.html import html_to_text
-from framescope.data.io import open_binary
+from framescope.data.io import csv_rows, open_binary
 from framescope.data.records import (
     Item,
     ReadOptions,
@@ -97,23 +97,12 @@ def read_csv(path: Path, opts: ReadOptions, delimiter: str) -> Iterator[Item]:
                               "name the text column with --text-column")
             return
         count = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                yield RecordError(source, reader.line_num, "<record>", f"malformed CSV: {exc}",
-                                  "check quoting")
-                continue
+        for item in csv_rows(reader, source):
             count += 1
-            lineno = reader.line_num
-            if None in row:
-                yield RecordError(source, lineno, "<record>",
-                                  f"{len(row[None]) + len(reader.fieldnames)} cells for "
-                                  f"{len(reader.fieldnames)} columns",
-                                  "quote cells that contain the delimiter")
+            if isinstance(item, RecordError):
+                yield item
                 continue
+            lineno, row = item
             bad = next((k for k, v in row.items() if isinstance(v, str) and _has_surrogate(v)), None)
             if bad is not None:
                 yield RecordError(source, lineno, bad, "invalid UTF-8 bytes",

@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "train_default.json"
+#: The default model must train within 6 minutes on 2 CPU cores (issue 12; 2 minutes before the
+#: seed data grew from 1,743 to 5,841 passages).
+TARGET_SECONDS = 360
 
 
 def cpu_info() -> dict[str, object]:
@@ -141,7 +144,7 @@ def main() -> int:
     result.update({
         "command": " ".join(["framescope", "train", "--out", args.out, *args.extra]),
         "wall_seconds": round(seconds, 1), "train_seconds": meta["training"]["train_seconds"],
-        "target_seconds": 120, "within_target": seconds <= 120,
+        "target_seconds": TARGET_SECONDS, "within_target": seconds <= TARGET_SECONDS,
         "precision": meta["training"]["precision"], "precision_reason": meta["training"]["precision_reason"],
         "best_epoch": meta["training"]["best_epoch"], "epochs_run": meta["training"]["epochs_run"],
         "train_passages": meta["training"]["train_passages"],
@@ -153,7 +156,7 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"\nframescope train (default model): {seconds:.1f} s end to end "
-          f"(target 120 s; load {result['cpu']['load_1min']}), training {meta['training']['train_seconds']} s")  # type: ignore[index]
+          f"(target {TARGET_SECONDS} s; load {result['cpu']['load_1min']:.2f}), training {meta['training']['train_seconds']} s")  # type: ignore[index]
     print(f"dev  macro-F1 {m['dev']['macro_f1']:.3f}  micro-F1 {m['dev']['micro_f1']:.3f}  (tuned thresholds)")
     if m.get("test"):
         print(f"test macro-F1 {m['test']['macro_f1']:.3f}  micro-F1 {m['test']['micro_f1']:.3f}")

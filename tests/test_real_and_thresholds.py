@@ -64,7 +64,7 @@ def test_real_labels_without_shared_data_say_where_the_text_is(tmp_path: Path, m
     path = tmp_path / "real-dev.tsv"
     path.write_text("file\tparagraph\tsha1\tset\tlabels\trationale\nx.txt\t1\tab\twar\t\tnone\n",
                     encoding="utf-8")
-    with pytest.raises(DataError, match="text is rebuilt from ../shared/data"):
+    with pytest.raises(DataError, match=r"text is rebuilt from \.\./shared/data"):
         load_passages([path])
 
 
@@ -82,7 +82,7 @@ def test_threshold_policies() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random((60, 2)) < 0.3).astype(int)
     p = np.clip(y * 0.5 + rng.random((60, 2)) * 0.5, 0, 1)
-    tuned, src = tune_thresholds(y, p, min_positives=3)
+    tuned, _ = tune_thresholds(y, p, min_positives=3)
     n = y.sum(0)
     shrunk, ssrc = choose_thresholds(y, p, policy="shrunk", min_positives=3, shrink=10)
     assert ssrc == ["shrunk", "shrunk"]
@@ -168,3 +168,16 @@ def test_bundled_taxonomy_names(tmp_path: Path) -> None:
     assert load_taxonomy("default").ids[0] == "proxy_war"
     assert len(load_taxonomy("policy-frames").ids) == 14
     assert TOY_LABELS  # the toy fixtures stay independent of the bundled taxonomies
+
+
+def test_validate_duplicates_flags_near_copies(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "d.jsonl"
+    rows = [{"id": "1", "text": "The same words here again and again for a test."},
+            {"id": "2", "text": "The same words here again and again for a test!"},
+            {"id": "3", "text": "Something else entirely, about boats in the harbour."}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["data", "validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["data", "validate", str(path), "--duplicates"]) == 1
+    out = capsys.readouterr().out
+    assert "near duplicate" in out and "1 and 2" in out and "1 duplicate pair(s)" in out

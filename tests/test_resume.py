@@ -210,3 +210,41 @@ def test_kill_9_at_random_points_then_resume(tiny_artifact, reference, tmp_path)
     assert proc.returncode == 0, stderr.decode()
     assert not work.exists()
     _assert_same(_outputs(out), ref)
+
+
+def test_a_long_record_spans_chunks_and_resumes_from_any_commit(tiny_artifact, tmp_path, monkeypatch):
+    """A record cut into many passages is committed across several chunks (memory stays bounded
+    by the chunk size); a crash after any commit, even mid-record, resumes to the same output."""
+    import framescope.scoring as scoring
+
+    long_text = "\n\n".join(f"Paragraph {i}: apples and boats and guitars, story {i}." for i in range(40))
+    rows = [json.dumps({"id": "short1", "text": "apples orchard"}), "not json",
+            json.dumps({"id": "long", "text": long_text}), json.dumps({"id": "short2", "text": "boats"})]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cfg = {"chunk_size": 8, "level": "both", "on_error": "skip", "batch_size": 4, "progress": False}
+    ref_out = tmp_path / "ref" / "s.jsonl"
+    score(tiny_artifact, [src], ref_out, ScoreConfig(**cfg))
+    ref = _outputs(ref_out)
+    assert len(ref["OUT.jsonl"].splitlines()) == 42
+    real = scoring.atomic_write_text
+    partials = []
+    for crash_at in range(2, 8):
+        out = tmp_path / f"run{crash_at}" / "s.jsonl"
+        calls = {"n": 0}
+
+        def dying(path, text, crash_at=crash_at, calls=calls):
+            calls["n"] += 1
+            if calls["n"] == crash_at:
+                raise RuntimeError("simulated crash")
+            real(path, text)
+
+        monkeypatch.setattr(scoring, "atomic_write_text", dying)
+        with pytest.raises(RuntimeError):
+            score(tiny_artifact, [src], out, ScoreConfig(**cfg))
+        monkeypatch.setattr(scoring, "atomic_write_text", real)
+        state = json.loads((out.parent / ".s.jsonl.framescope-run" / "state.json").read_text())
+        partials.append(state.get("partial", 0))
+        score(tiny_artifact, [src], out, ScoreConfig(**cfg, resume=True))
+        _assert_same(_outputs(out), ref)
+    assert any(p > 0 for p in partials)  # some crashes came in the middle of the long record

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from framescope.data.passages import cut_article
+from framescope.data.passages import cut_article, fits
 from framescope.data.schema import Passage
 from framescope.modeling import Artifact
 
@@ -66,6 +66,8 @@ __all__ = [
 COMBINE_RULES = ("max", "noisy-or", "mean")
 #: Decimals kept in written scores (labels are decided on the written values).
 SCORE_DIGITS = 7
+#: Texts tokenized per call in :func:`predict_proba` (the ids are kept, the rest is freed).
+TOKENIZE_SLICE = 256
 
 
 # --------------------------------------------------------------------------- scores and decisions
@@ -208,7 +210,7 @@ def cut_records(records: Sequence[Passage], count: Callable[[str], int], budget:
     owner: list[int] = []
     cut = 0
     for i, record in enumerate(records):
-        if paragraphs or count(record.text) > budget:
+        if paragraphs or not fits(record.text, budget, count):
             parts = cut_article(record, max_tokens=budget, count_tokens=count)
             if len(parts) == 1 and record.index is not None:
                 parts[0].index = record.index
@@ -255,8 +257,11 @@ def predict_proba(
         raise ValueError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
     runner = get_runner(artifact, precision)
     tok = artifact.tokenizer
-    ids = tok(list(texts), truncation=True, max_length=max_length, add_special_tokens=True,
-              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    ids: list[list[int]] = []
+    for start in range(0, n, TOKENIZE_SLICE):  # bounded: a fast tokenizer's encodings are large
+        ids.extend(tok(list(texts[start:start + TOKENIZE_SLICE]), truncation=True, max_length=max_length,
+                       add_special_tokens=True, return_attention_mask=False,
+                       return_token_type_ids=False)["input_ids"])
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
     order = np.argsort(-lengths, kind="stable")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0

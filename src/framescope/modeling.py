@@ -213,13 +213,46 @@ def build_model(base_dir: Path, taxonomy: Taxonomy, *, single_label: bool = Fals
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     _check_safe(base_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model = _load_part(base_dir, "model", lambda: AutoModelForSequenceClassification.from_pretrained(
         base_dir, num_labels=len(taxonomy),
         id2label=dict(enumerate(taxonomy.ids)), label2id=taxonomy.index,
         problem_type="single_label_classification" if single_label else "multi_label_classification",
-        use_safetensors=True, trust_remote_code=False)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir, trust_remote_code=False)
+        use_safetensors=True, trust_remote_code=False))
+    tokenizer = _load_part(base_dir, "tokenizer", lambda: AutoTokenizer.from_pretrained(
+        base_dir, trust_remote_code=False))
     return model, tokenizer
+
+
+def _read_meta(meta_path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{meta_path}:{exc.lineno}: not valid JSON ({exc.msg}); restore the "
+                            "file from a backup or train the model again") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{meta_path}: cannot be read ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _load_part(path: Path, what: str, load: Any) -> Any:
+    """Run a transformers loader; its failures become one readable :class:`ArtifactError`."""
+    try:
+        return load()
+    except ArtifactError:
+        raise
+    except Exception as exc:  # transformers/safetensors raise many types for a damaged folder
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        if what == "model" and ("safetensor" in type(exc).__name__.lower() or "header" in first.lower()
+                                or "deserializ" in first.lower()):
+            hint = "model.safetensors is damaged or truncated: restore it or train the model again"
+        elif "model type" in first or "model_type" in first:
+            hint = ("config.json names a model type this transformers version does not know: "
+                    "check config.json, or install the transformers version the model was saved with")
+        else:
+            hint = f"the {what} files are incomplete or damaged: restore the folder or train again"
+        raise ArtifactError(f"{path}: cannot load the {what} ({type(exc).__name__}: {first}); {hint}") from None
 
 
 def load_artifact(path: str | os.PathLike[str], *, device: str = "cpu") -> Artifact:
@@ -240,19 +273,20 @@ def load_artifact(path: str | os.PathLike[str], *, device: str = "cpu") -> Artif
     meta_path = path / META_FILE
     if not meta_path.exists():
         raise ArtifactError(f"{path}: no {META_FILE}; is this a framescope model folder?")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+    meta = _read_meta(meta_path)
+    if int(meta.get("format_version", 0) or 0) > FORMAT_VERSION:
         logger.warning("%s was written by a newer framescope (format %s > %s)", path,
                        meta.get("format_version"), FORMAT_VERSION)
     _check_safe(path)
-    taxonomy = Taxonomy.from_dict(meta["taxonomy"], where=str(meta_path))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, use_safetensors=True, trust_remote_code=False)
+    taxonomy = Taxonomy.from_dict(meta.get("taxonomy"), where=str(meta_path))  # type: ignore[arg-type]
+    model = _load_part(path, "model", lambda: AutoModelForSequenceClassification.from_pretrained(
+        path, use_safetensors=True, trust_remote_code=False))
     config_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if config_labels != taxonomy.ids:
         raise ArtifactError(f"{path}: config.json labels {config_labels} differ from "
                             f"{META_FILE} labels {taxonomy.ids}")
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    tokenizer = _load_part(path, "tokenizer", lambda: AutoTokenizer.from_pretrained(
+        path, trust_remote_code=False))
     model.to(device).eval()
     return Artifact(model, tokenizer, taxonomy, dict(meta.get("thresholds", {})), meta, path)
 

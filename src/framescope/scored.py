@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from framescope.data.errors import DataError, RecordError
-from framescope.data.io import atomic_path, csv_rows, open_binary, table_format
+from framescope.data.io import atomic_path, csv_rows, open_binary, parse_json, table_format
 from framescope.data.schema import Passage, parse_labels
 from framescope.inference import COMBINE_RULES, SCORE_DIGITS, ChunkResult, combine
 
@@ -156,14 +156,20 @@ class _Article:
     article_id: str
     meta: dict[str, Any]
     ids: list[str] = field(default_factory=list)
-    scores: list[np.ndarray] = field(default_factory=list)
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def add(self, row: dict[str, Any], labels: Sequence[str]) -> None:
         for m in META:
             if self.meta.get(m) is None:
                 self.meta[m] = row.get(m)
+        n = len(self.ids)
+        if n == len(self.scores):  # a growing array: a long article costs 8 bytes a score
+            grown = np.zeros((max(16, 2 * n), len(labels)))
+            if n:
+                grown[:n] = self.scores[:n]
+            self.scores = grown
+        self.scores[n] = [float(row["scores"][lab]) for lab in labels]
         self.ids.append(str(row["id"]))
-        self.scores.append(np.array([float(row["scores"][lab]) for lab in labels]))
 
 
 class ArticleCombiner:
@@ -202,7 +208,7 @@ class ArticleCombiner:
 
     def finish(self, art: _Article) -> dict[str, Any]:
         """The article row of a complete article."""
-        pieces = np.stack(art.scores)
+        pieces = art.scores[:len(art.ids)]
         scores = np.round(combine(pieces, np.zeros(len(pieces), dtype=np.int64), 1, self.method)[0],
                           SCORE_DIGITS)
         decided = self.decide(scores[None, :])[0]
@@ -386,7 +392,7 @@ def read_scored_rows(path: Path) -> Iterator[tuple[int, Any] | RecordError]:
                 if not raw.strip():
                     continue
                 try:
-                    yield lineno, json.loads(raw.decode("utf-8"))
+                    yield lineno, parse_json(raw.decode("utf-8"))
                 except UnicodeDecodeError as exc:
                     yield RecordError(source, lineno, "<line>", f"invalid UTF-8 at byte {exc.start}",
                                       "re-encode the file as UTF-8")
@@ -394,6 +400,10 @@ def read_scored_rows(path: Path) -> Iterator[tuple[int, Any] | RecordError]:
                     yield RecordError(source, lineno, "<record>",
                                       f"not valid JSON: {exc.msg} at column {exc.colno}",
                                       "the file may be truncated; re-run 'framescope score --resume'",
+                                      raw=raw[:200].decode("utf-8", "replace"))
+                except ValueError as exc:
+                    yield RecordError(source, lineno, "<record>", str(exc),
+                                      "pass files written by 'framescope score'",
                                       raw=raw[:200].decode("utf-8", "replace"))
     elif fmt in ("csv", "tsv"):
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))

@@ -29,7 +29,7 @@ The row schema is :mod:`framescope.scored`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import itertools
 import json
 import logging
 import os
@@ -40,22 +40,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from framescope.data.dataset import expand_inputs, read_passages, validate_inputs
+from framescope.data.dataset import read_passages, validate_inputs
 from framescope.data.errors import DataError, ErrorLog, ReadStats, RecordError
 from framescope.data.io import atomic_write_text
+from framescope.data.passages import passage_spans, passages_at
 from framescope.data.records import ReadOptions
 from framescope.data.schema import Passage
+from framescope.heap import mapped_reads, release_memory
 from framescope.inference import (
     COMBINE_RULES,
     ChunkResult,
     PassageScorer,
-    cut_records,
     default_combine,
     model_stamp,
     passage_budget,
     token_counter,
 )
 from framescope.modeling import Artifact, load_artifact
+from framescope.run_state import (
+    STATE_FILE,
+    STATE_VERSION,
+    OutputLock,
+    check_key,
+    check_writable,
+    done_file,
+    input_signature,
+    load_done,
+    load_state,
+    work_dir,
+)
 from framescope.runtime import PRECISIONS, RuntimeUnavailable, resolve_precision
 from framescope.scored import (
     LEVELS,
@@ -74,16 +87,14 @@ from framescope.scored import (
     write_rows,
 )
 
-__all__ = ["CHUNK_SIZE", "ENGINES", "EVIDENCE_CHUNK_SIZE", "ScoreConfig", "ScoreSummary", "score"]
+__all__ = ["CHUNK_SIZE", "ENGINES", "EVIDENCE_CHUNK_SIZE", "OutputLock", "ScoreConfig", "ScoreSummary", "score"]
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
-STATE_VERSION = 2
 #: default passages per committed chunk, without and with evidence
-CHUNK_SIZE = 2048
+CHUNK_SIZE = 1024
 EVIDENCE_CHUNK_SIZE = 128
-STATE_FILE = "state.json"
 PASSAGES_PART = "passages.jsonl"
 ERRORS_PART = "errors.jsonl"
 
@@ -113,7 +124,7 @@ class ScoreConfig:
         errors_path: errors file for ``skip`` (default ``OUT-stem.errors.jsonl`` beside ``OUT``).
         batch_size: passages per forward pass.
         chunk_size: passages per committed chunk (the resume granularity and the progress
-            bar's step; also the window in which passages are length-sorted); default 2048, or
+            bar's step; also the window in which passages are length-sorted); default 1024, or
             128 with evidence (each passage then costs ~30 forward passes). Part of the run's
             identity.
         max_tokens: passage budget in tokens (default: the model's ``max_length`` minus its
@@ -244,6 +255,13 @@ class _ErrorSink(ErrorLog):
 
 @dataclass
 class _Chunk:
+    """Passages to score and commit together, and where the input stands after them.
+
+    ``read`` and the counts are those of the last record finished in or before this chunk;
+    ``partial`` is how many passages of the next record this chunk already holds (a long record
+    is spread over several chunks, so memory stays bounded by ``chunk_size``).
+    """
+
     passages: list[Passage]
     records: int
     read: int
@@ -252,71 +270,55 @@ class _Chunk:
     excluded: int
     errors_bytes: int
     final: bool
+    partial: int = 0
 
 
-def _input_signature(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    out = []
-    for path in expand_inputs(paths):
-        entry: dict[str, Any] = {"path": str(Path(path).resolve())}
-        if path.is_file():
-            st = path.stat()
-            entry.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
-        elif path.is_dir():
-            digest = hashlib.sha256()
-            for f in sorted(path.iterdir()):
-                if f.is_file():
-                    st = f.stat()
-                    digest.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            entry["listing"] = digest.hexdigest()[:16]
-        else:
-            entry["missing"] = True
-        out.append(entry)
-    return out
-
-
-def _chunks(records: Iterator[Passage], *, cut: Callable[[Passage], list[Passage]],
-            chunk_size: int, stats: ReadStats, sink: _ErrorSink, skip_read: int) -> Iterator[_Chunk]:
-    """Deterministic chunks of whole records (>= chunk_size passages, the last one smaller)."""
+def _chunks(records: Iterator[Passage], *, cut: Callable[[Passage], list[tuple[int, int]]],
+            chunk_size: int, stats: ReadStats, sink: _ErrorSink, skip_read: int,
+            skip_partial: int = 0) -> Iterator[_Chunk]:
+    """Deterministic chunks of at most ``chunk_size`` passages (a record's passages may span
+    chunks); the same input always gives the same chunks, so ``--resume`` can skip exactly what
+    was committed: ``skip_read`` whole records, then ``skip_partial`` passages of the next."""
     buf: list[Passage] = []
-    n_records = 0
+    done = {"records": 0, "read": skip_read, "accepted": 0, "rejected": 0, "excluded": 0, "errors": 0}
 
-    def make(final: bool) -> _Chunk:
-        return _Chunk(buf, n_records, stats.read, stats.accepted, stats.rejected, stats.excluded,
-                      sink.bytes, final)
+    def snapshot() -> None:  # where the input stands after the last finished record
+        done.update(read=stats.read, accepted=stats.accepted, rejected=stats.rejected,
+                    excluded=stats.excluded, errors=sink.bytes)
 
-    for record in records:
+    def make(final: bool, partial: int) -> _Chunk:
+        chunk = _Chunk(buf, done["records"], done["read"], done["accepted"], done["rejected"],
+                       done["excluded"], done["errors"], final, partial)
+        done["records"] = 0
+        return chunk
+
+    snapshot()
+    done["read"] = skip_read
+    first = True
+    for record in mapped_reads(records):
         if stats.read <= skip_read:
+            snapshot()
             continue
-        buf.extend(cut(record))
-        n_records += 1
+        spans = cut(record)
+        pos = skip_partial if first else 0
+        first = False
+        while pos < len(spans):  # passages are made as they are needed, a chunk at a time
+            take = min(chunk_size - len(buf), len(spans) - pos)
+            for piece in itertools.islice(passages_at(record, spans, pos), take):
+                if len(spans) == 1 and record.index is not None:
+                    piece.index = record.index
+                buf.append(piece)
+            pos += take
+            if len(buf) >= chunk_size and pos < len(spans):
+                yield make(False, pos)
+                buf = []
+        done["records"] += 1
+        snapshot()
         if len(buf) >= chunk_size:
-            yield make(False)
-            buf, n_records = [], 0
-    yield make(True)
-
-
-def _load_state(work: Path) -> dict[str, Any]:
-    path = work / STATE_FILE
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:  # pragma: no cover - written atomically
-        raise DataError(f"{path}: unreadable run state ({exc.msg}); pass --overwrite to start "
-                        "again") from None
-
-
-def _check_key(state: dict[str, Any], key: dict[str, Any], work: Path) -> None:
-    old = state.get("key", {})
-    if state.get("version") != STATE_VERSION:
-        raise DataError(f"{work}: the interrupted run was written by another framescope version "
-                        f"(state {state.get('version')!r}); pass --overwrite to start again")
-    diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
-    if diff:
-        details = "; ".join(f"{k}: was {old.get(k)!r}, now {key.get(k)!r}" for k in diff[:4])
-        raise DataError(f"cannot --resume: the interrupted run in {work} used different settings "
-                        f"or inputs ({details}). Re-run the same command with --resume, or pass "
-                        "--overwrite to start again")
+            yield make(False, 0)
+            buf = []
+    snapshot()
+    yield make(True, 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,33 +355,39 @@ def score(
     cfg = config or ScoreConfig()
     out = Path(out)
     fmt = output_format(out, cfg.output_format)
-    outputs = output_paths(out, cfg.level)
-    errors_path = (cfg.errors_path or default_errors_path(out)) if cfg.on_error == "skip" else None
-    work = _work_dir(out)
     if not inputs:
         raise DataError("no inputs given: pass feed, JSONL, CSV, Parquet files or folders to score")
+    check_writable(out.parent)  # before the model loads: fail in a second, not a minute
+    with OutputLock(out):  # one writer per output; released by the system if this run is killed
+        return _score_locked(model, inputs, out, fmt, cfg)
+
+
+def _score_locked(model: str | os.PathLike[str] | Artifact, inputs: Sequence[str | Path], out: Path,
+                  fmt: str, cfg: ScoreConfig) -> ScoreSummary:
+    outputs = output_paths(out, cfg.level)
+    errors_path = (cfg.errors_path or default_errors_path(out)) if cfg.on_error == "skip" else None
+    work = work_dir(out)
 
     # 1. what is already there: an interrupted run, finished outputs
     state: dict[str, Any] = {}
+    finished = False
     if work.exists():
         if cfg.overwrite:
             shutil.rmtree(work)
         elif cfg.resume:
-            state = _load_state(work)
+            state = load_state(work)
         else:
             raise DataError(f"an interrupted run of this output is in {work}; pass --resume to "
                             "continue it, or --overwrite to start again")
     elif cfg.resume and all(p.exists() for p in outputs.values()):
-        return ScoreSummary(ReadStats(), 0, 0, 0.0, 0, resolve_precision(cfg.precision), outputs,
-                            None, already_complete=True)
+        finished = True  # checked against the run that made it once the model is loaded
     if not state and not cfg.overwrite:
         existing = [str(p) for p in outputs.values() if p.exists()]
         if existing and not cfg.resume:
             raise DataError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace "
                             "(the old file stays until the new one is complete)")
-    if cfg.resume and not state:
+    if cfg.resume and not state and not finished:
         logger.info("no interrupted run of %s found; starting a new one", out)
-
     if cfg.engine == "ray":
         import importlib.util
 
@@ -400,7 +408,7 @@ def score(
     method = cfg.aggregate or default_combine(artifact.single_label)
     stamp = model_stamp(artifact)
     key = {
-        "inputs": _input_signature(inputs), "model": stamp["fingerprint"],
+        "inputs": input_signature(inputs), "model": stamp["fingerprint"],
         "labels": list(artifact.taxonomy.ids), "thresholds": artifact.threshold_vector().tolist(),
         "problem_type": "single_label" if artifact.single_label else "multi_label",
         "precision": precision, "level": cfg.level, "format": fmt, "aggregate": method,
@@ -410,7 +418,10 @@ def score(
         "read_options": {k: v for k, v in asdict(cfg.read_options).items() if not k.startswith("_")},
     }
     if state:
-        _check_key(state, key, work)
+        check_key(state, key, work)
+    if finished:
+        check_key(load_done(out), key, done_file(out), finished=True)
+        return ScoreSummary(ReadStats(), 0, 0, 0.0, 0, precision, outputs, None, already_complete=True)
 
     # 3. validate every input first (and count records for the progress bar)
     vstats, vlog = validate_inputs(inputs, cfg.read_options)
@@ -437,16 +448,14 @@ def score(
         _score_chunks(artifact, scorer, inputs, cfg, work, state, vstats.accepted, budget, stamp)
     seconds = time.perf_counter() - t0
 
-    # 5. finalise: publish outputs atomically, then drop the work folder
+    # 5. finalise: publish outputs atomically, record the run's identity, drop the work folder
     n_articles = _finalise(scorer, cfg, work, fmt, outputs, errors_path, method, stamp)
+    atomic_write_text(done_file(out), json.dumps({"version": STATE_VERSION, "key": key,
+                                                   "stats": state["stats"]}, indent=1) + "\n")
     stats = ReadStats(**state["stats"])
     return ScoreSummary(stats, int(state["passages"]), n_articles, seconds,
                         int(state["passages"]) - done_before, precision, outputs, errors_path,
                         resumed=resumed)
-
-
-def _work_dir(out: Path) -> Path:
-    return out.with_name(f".{out.name}.framescope-run")
 
 
 def _executor(cfg: ScoreConfig, scorer: PassageScorer,
@@ -475,8 +484,8 @@ def _score_chunks(artifact: Artifact, scorer: PassageScorer, inputs: Sequence[st
         path.touch()
     count = token_counter(artifact.tokenizer)
 
-    def cut(record: Passage) -> list[Passage]:
-        return cut_records([record], count, budget, paragraphs=True).passages
+    def cut(record: Passage) -> list[tuple[int, int]]:  # cut_records(paragraphs=True), as spans
+        return passage_spans(record.text, max_tokens=budget, count_tokens=count)
 
     with contextlib.ExitStack() as stack:
         part = stack.enter_context(open(part_path, "r+b"))
@@ -492,7 +501,7 @@ def _score_chunks(artifact: Artifact, scorer: PassageScorer, inputs: Sequence[st
         records = read_passages(inputs, cfg.read_options, on_error=cfg.on_error if cfg.on_error == "stop"
                                 else "collect", log=sink, stats=stats)
         chunks = _chunks(records, cut=cut, chunk_size=cfg.chunk_size or CHUNK_SIZE, stats=stats,
-                         sink=sink, skip_read=int(state["read"]))
+                         sink=sink, skip_read=int(state["read"]), skip_partial=int(state.get("partial", 0)))
         bar = stack.enter_context(tqdm(total=total_records, initial=int(state["records"]),
                                        unit="rec", desc="scoring", disable=not cfg.progress,
                                        dynamic_ncols=True))
@@ -506,6 +515,7 @@ def _score_chunks(artifact: Artifact, scorer: PassageScorer, inputs: Sequence[st
                 errs.flush()
                 os.fsync(errs.fileno())
             state["read"] = chunk.read
+            state["partial"] = chunk.partial
             state["records"] = int(state["records"]) + chunk.records
             state["passages"] = int(state["passages"]) + len(chunk.passages)
             state["bytes"] = {"passages": part.tell(), "errors": chunk.errors_bytes}
@@ -513,6 +523,7 @@ def _score_chunks(artifact: Artifact, scorer: PassageScorer, inputs: Sequence[st
                               "rejected": chunk.rejected, "excluded": chunk.excluded}
             state["scored"] = chunk.final
             atomic_write_text(work / STATE_FILE, json.dumps(state, indent=1) + "\n")
+            release_memory()
             n_run += len(chunk.passages)
             bar.update(chunk.records)
             rate = n_run / max(time.perf_counter() - t0, 1e-9)

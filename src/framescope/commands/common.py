@@ -10,6 +10,18 @@ from framescope.data import FORMATS, ReadOptions, Taxonomy, load_taxonomy
 __all__ = ["add_error_args", "add_input_args", "errors_path", "read_options", "taxonomy_arg"]
 
 
+def _positive_int(value: str) -> int | str:
+    if value == argparse.SUPPRESS:  # train's config-file merge marks unset options this way
+        return value
+    try:
+        number = int(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a positive number") from None
+    return number
+
+
 def add_input_args(p: argparse.ArgumentParser) -> None:
     """--format and column-mapping options."""
     g = p.add_argument_group("input format")
@@ -19,6 +31,13 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--labels-column", default="labels", help="column holding labels (default: labels)")
     g.add_argument("--id-column", default="id", help="column holding the record id (default: id)")
     g.add_argument("--labels-sep", default=";", help="separator of labels in a text cell (default: ;)")
+    g.add_argument("--max-record-chars", type=_positive_int, default=50_000_000, metavar="N",
+                   help="longest record text accepted, in characters (default 50,000,000; feeds, "
+                        "which are parsed whole, at most this many bytes); a longer one is a bad "
+                        "record")
+    g.add_argument("--delimiter", default=None, metavar="CHAR",
+                   help="CSV field delimiter, e.g. ';' (default: ',' for .csv, tab for .tsv; write "
+                        "'\\t' for a tab)")
 
 
 def add_error_args(p: argparse.ArgumentParser) -> None:
@@ -30,9 +49,14 @@ def add_error_args(p: argparse.ArgumentParser) -> None:
 
 
 def read_options(args: argparse.Namespace, *, labels_required: bool = False) -> ReadOptions:
+    delimiter = getattr(args, "delimiter", None)
+    if delimiter in ("\\t", "tab"):
+        delimiter = "\t"
     return ReadOptions(format=args.format, text_column=args.text_column,
                        labels_column=args.labels_column, id_column=args.id_column,
-                       labels_sep=args.labels_sep, labels_required=labels_required)
+                       labels_sep=args.labels_sep, labels_required=labels_required,
+                       delimiter=delimiter,
+                       max_record_chars=getattr(args, "max_record_chars", 50_000_000))
 
 
 def taxonomy_arg(value: str | None, *, default: Path | None = None) -> Taxonomy | str | None:

@@ -25,6 +25,7 @@ from framescope.data import (
     Taxonomy,
     bundled_dir,
     cut_articles,
+    expand_inputs,
     fingerprint,
     load_passages,
     read_passages,
@@ -211,13 +212,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if log.count > args.max_errors:
         print(f"... and {log.count - args.max_errors} more")
     print(stats.summary())
+    empty = _empty_inputs(paths, args)
+    for path in empty:
+        print(f"{path}: holds no records (a header or an empty container only)")
     duplicates = _report_duplicates(paths, args) if args.duplicates else 0
-    if log.fatal or duplicates:
-        print(f"INVALID: {log.fatal} bad record(s), {duplicates} duplicate pair(s) in "
-              f"{len(paths)} input(s)")
+    if log.fatal or duplicates or empty:
+        found = f"{log.fatal} bad record(s)" + (f", {duplicates} duplicate pair(s)" if args.duplicates else "")
+        found += f", {len(empty)} input(s) without records" if empty else ""
+        print(f"INVALID: {found} in {len(paths)} input(s)")
         return 1
     print(f"OK: {len(paths)} input(s) valid")
     return 0
+
+
+def _empty_inputs(paths: list[str], args: argparse.Namespace) -> list[str]:
+    """Inputs that yield no record at all, not even a rejected one."""
+    from framescope.data.formats import iter_file
+
+    options = read_options(args)
+    return [str(p) for p in expand_inputs(paths) if next(iter(iter_file(p, options)), None) is None]
 
 
 def _report_duplicates(paths: list[str], args: argparse.Namespace) -> int:

@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tune.add_argument("--batch-size", type=int, default=64, help="passages per forward pass (default 64)")
     tune.add_argument("--chunk-size", type=int, default=None,
                       help="passages per committed chunk, the unit of --resume and of the progress "
-                           "bar (default 2048; 128 with --evidence)")
+                           "bar (default 1024; 128 with --evidence)")
     tune.add_argument("--max-tokens", type=int, default=None,
                       help="passage budget in tokens (default: the model's max_length)")
     tune.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")

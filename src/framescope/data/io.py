@@ -19,6 +19,7 @@ __all__ = [
     "cache_dir",
     "csv_rows",
     "open_binary",
+    "parse_json",
     "read_json_or_yaml",
     "recover_dir",
     "table_format",
@@ -64,6 +65,39 @@ def csv_rows(reader: Any, source: str) -> Iterator[tuple[int, dict[str, Any]] | 
                               "quote cells that contain the delimiter")
             continue
         yield reader.line_num, row
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names a key twice; ``key`` is the key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r} (a JSON object may hold each key once; the "
+                         "second value would silently replace the first)")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` for untrusted input: duplicate keys and nesting too deep to parse are
+    errors (``ValueError`` with a readable message) instead of a silent overwrite or a crash.
+
+    Example:
+        >>> parse_json('{"a": 1, "a": 2}')
+        Traceback (most recent call last):
+        ValueError: duplicate key 'a' (a JSON object may hold each key once; the second value would silently replace the first)
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read (thousands of levels)") from None
 
 
 def cache_dir() -> Path:
@@ -186,6 +220,9 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        for child in tmp.rglob("*"):  # libraries write some files 0600 (safetensors weights)
+            if child.is_file():
+                os.chmod(child, 0o666 & ~_umask())
         if path.exists() and _exchange(tmp, path):
             pass  # tmp now holds the old folder and is removed below
         else:

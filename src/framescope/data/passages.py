@@ -11,13 +11,50 @@ from collections.abc import Callable, Iterable, Iterator
 
 from framescope.data.schema import Passage
 
-__all__ = ["approx_tokens", "cut_article", "cut_articles", "paragraph_spans", "sentence_spans"]
+__all__ = ["CHARS_PER_TOKEN_BOUND", "approx_tokens", "cut_article", "cut_articles", "fits",
+           "paragraph_spans", "passage_spans", "passages_at", "sentence_spans"]
 
 TokenCounter = Callable[[str], int]
 
 _PARA = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _SENT_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9А-ЯЁІЇЄҐ])")
 _WORD = re.compile(r"\S+")
+
+
+#: Characters a token of ordinary text rarely exceeds: a text this many times longer than a token
+#: budget is over budget without tokenizing all of it (which costs ~150 bytes a character).
+CHARS_PER_TOKEN_BOUND = 32
+
+
+def fits(text: str, budget: int, count: TokenCounter, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``text[start:end]`` holds at most ``budget`` tokens, tokenizing a bounded prefix
+    of a long text (the whole text only when that prefix is unusually short in tokens), and
+    never copying more of a long text than that prefix.
+
+    Example:
+        >>> fits("a b c", 4, approx_tokens), fits("word " * 10_000, 100, approx_tokens)
+        (True, False)
+    """
+    end = len(text) if end is None else end
+    limit = budget * CHARS_PER_TOKEN_BOUND
+    if end - start > limit and count(text[start:start + limit]) > budget:
+        return False
+    return count(text[start:end]) <= budget
+
+
+def _blocks(text: str, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
+    """``text[start:end]`` in pieces of about ``size`` characters, cut after a sentence end or
+    a space where there is one, so a huge paragraph is never tokenized whole."""
+    pos = start
+    while end - pos > size:
+        stop = pos + size
+        cut = max(text.rfind(". ", pos, stop), text.rfind("? ", pos, stop), text.rfind("! ", pos, stop))
+        if cut <= pos:
+            cut = text.rfind(" ", pos, stop)
+        cut = stop if cut <= pos else cut + 1
+        yield pos, cut
+        pos = cut
+    yield pos, end
 
 
 def approx_tokens(text: str) -> int:
@@ -72,7 +109,7 @@ def _windows(text: str, start: int, end: int, budget: int,
     """Greedy windows of whole sentences under ``budget`` (long sentences cut by words)."""
     cur: tuple[int, int] | None = None
     for s, e in sentence_spans(text, start, end):
-        if count(text[s:e]) > budget:
+        if not fits(text, budget, count, s, e):
             if cur:
                 yield cur
                 cur = None
@@ -88,6 +125,46 @@ def _windows(text: str, start: int, end: int, budget: int,
         yield cur
 
 
+def passage_spans(text: str, *, max_tokens: int = 200,
+                  count_tokens: TokenCounter | None = None) -> list[tuple[int, int]]:
+    """Character spans of the passages of ``text``: its paragraphs, and sentence windows of
+    at most ``max_tokens`` tokens for longer ones (a huge paragraph is first cut into blocks of
+    characters, so no more than a bounded piece of text is ever tokenized at once)."""
+    if max_tokens < 8:
+        raise ValueError(f"The 'max_tokens' parameter must be at least 8. Got {max_tokens} instead.")
+    count = count_tokens or approx_tokens
+    spans: list[tuple[int, int]] = []
+    for s, e in paragraph_spans(text):
+        if fits(text, max_tokens, count, s, e):
+            spans.append((s, e))
+            continue
+        for bs, be in _blocks(text, s, e, max_tokens * CHARS_PER_TOKEN_BOUND):
+            spans.extend(_windows(text, *_trim(text, bs, be), max_tokens, count))
+    return spans or [(0, len(text))]
+
+
+def passages_at(record: Passage, spans: list[tuple[int, int]], start: int = 0) -> Iterator[Passage]:
+    """The passages of ``record`` at ``spans`` (from the ``start``-th), made one at a time.
+
+    A record cut into a single span keeps its own ``id``; otherwise passages get ``ID#0``,
+    ``ID#1``, … Labels and metadata are inherited from the record.
+    """
+    text, base = record.text, record.start or 0
+    article_id = record.article_id or record.id
+    single = len(spans) == 1
+    for i in range(start, len(spans)):
+        s, e = spans[i]
+        yield Passage(
+            id=record.id if single else f"{record.id}#{i}",
+            text=text[s:e],
+            labels=list(record.labels) if record.labels is not None else None,
+            article_id=article_id, title=record.title, outlet=record.outlet,
+            published=record.published, url=record.url,
+            start=base + s, end=base + e, index=i, split=record.split, meta=dict(record.meta),
+            source=record.source, line=record.line,
+        )
+
+
 def cut_article(record: Passage, *, max_tokens: int = 200,
                   count_tokens: TokenCounter | None = None) -> list[Passage]:
     """Cut one record into passages (paragraphs; long ones into sentence windows).
@@ -100,33 +177,8 @@ def cut_article(record: Passage, *, max_tokens: int = 200,
         >>> [(p.id, p.start, p.end) for p in cut_article(art)]
         [('a1#0', 0, 11), ('a1#1', 13, 25)]
     """
-    if max_tokens < 8:
-        raise ValueError(f"The 'max_tokens' parameter must be at least 8. Got {max_tokens} instead.")
-    count = count_tokens or approx_tokens
-    text = record.text
-    spans: list[tuple[int, int]] = []
-    for s, e in paragraph_spans(text):
-        if count(text[s:e]) <= max_tokens:
-            spans.append((s, e))
-        else:
-            spans.extend(_windows(text, s, e, max_tokens, count))
-    if not spans:
-        spans = [(0, len(text))]
-    base = record.start or 0
-    article_id = record.article_id or record.id
-    single = len(spans) == 1
-    out = []
-    for i, (s, e) in enumerate(spans):
-        out.append(Passage(
-            id=record.id if single else f"{record.id}#{i}",
-            text=text[s:e],
-            labels=list(record.labels) if record.labels is not None else None,
-            article_id=article_id, title=record.title, outlet=record.outlet,
-            published=record.published, url=record.url,
-            start=base + s, end=base + e, index=i, split=record.split, meta=dict(record.meta),
-            source=record.source, line=record.line,
-        ))
-    return out
+    spans = passage_spans(record.text, max_tokens=max_tokens, count_tokens=count_tokens)
+    return list(passages_at(record, spans))
 
 
 def cut_articles(records: Iterable[Passage], **kwargs: object) -> Iterator[Passage]:

@@ -37,7 +37,7 @@ __all__ = [
 #: Prefix of recorded paths that point into the bundled data.
 BUNDLED_PREFIX = "bundled:"
 #: The read options recorded with every data source.
-READ_FIELDS = ("format", "text_column", "labels_column", "id_column", "labels_sep")
+READ_FIELDS = ("format", "text_column", "labels_column", "id_column", "labels_sep", "delimiter")
 
 
 def portable_path(path: str | Path) -> str:

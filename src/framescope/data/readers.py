@@ -13,10 +13,11 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from framescope.data.errors import RecordError
 from framescope.data.html import html_to_text
-from framescope.data.io import csv_rows, open_binary
+from framescope.data.io import csv_rows, open_binary, parse_json
 from framescope.data.records import (
     Item,
     ReadOptions,
@@ -45,41 +46,87 @@ def file_problem(path: Path) -> RecordError | None:
             head = fh.read(8192)
         except OSError as exc:  # e.g. a corrupt .gz
             return RecordError(str(path), 0, "<file>", f"cannot read: {exc}", "check the file")
-    if b"\x00" in head:
+    controls = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 12, 13))
+    if b"\x00" in head and (controls > max(2, len(head) // 100) or not _utf8(head)):
+        # binary; a stray NUL in text that is otherwise UTF-8 only rejects its own record
         return RecordError(str(path), 0, "<file>",
-                           "looks binary (NUL bytes), not UTF-8 text",
+                           "looks binary (NUL bytes, not UTF-8 text)",
                            "pass a text file, or --format parquet for Parquet")
     return None
+
+
+def _utf8(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes, maybe cut inside a character) is valid UTF-8."""
+    import codecs
+
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_jsonl(path: Path, opts: ReadOptions) -> Iterator[Item]:
     source, remap = str(path), column_mapper(opts)
     with open_binary(path) as fh:
-        for lineno, raw_line in enumerate(fh, 1):
+        lineno = 0
+        for raw_line in fh:  # not enumerate(): its cached tuple would keep a huge line alive
+            lineno += 1
             if lineno == 1 and raw_line.startswith(b"\xef\xbb\xbf"):
                 raw_line = raw_line[3:]
-            if not raw_line.strip():
+            if not raw_line or raw_line.isspace():  # not strip(): a copy of a huge line
                 continue
             text = decode(raw_line, source, lineno)
+            del raw_line  # one copy of a huge line at a time
             if isinstance(text, RecordError):
                 yield text
                 continue
             try:
-                obj = json.loads(text)
+                obj = parse_json(text)
             except json.JSONDecodeError as exc:
                 yield RecordError(source, lineno, "<record>",
                                   f"not valid JSON: {exc.msg} at column {exc.colno}",
                                   "write one complete JSON object per line",
                                   raw=text.strip()[:300])
                 continue
+            except ValueError as exc:
+                yield RecordError(source, lineno, getattr(exc, "key", "<record>"), str(exc),
+                                  "write one JSON object per line, each key once",
+                                  raw=text.strip()[:300])
+                continue
+            del text  # the parsed record holds the text now: one copy of a huge line at a time
             if isinstance(obj, dict):
                 warn_ignored_label_columns(source, obj, opts)
                 obj = remap(obj)
-            yield to_passage(obj, source, lineno, opts, default_id=f"{path.stem}:{lineno}")
+            item = to_passage(obj, source, lineno, opts, default_id=f"{path.stem}:{lineno}")
+            del obj  # a paused generator keeps its locals
+            yield item
+
+
+def _delimiter_hint(header: list[str], delimiter: str, text_column: str) -> str:
+    """How to fix a missing text column: another delimiter when the header splits on one."""
+    line = delimiter.join(header)
+    for other in (";", "\t", "|", ","):
+        if other != delimiter and text_column in [c.strip() for c in line.split(other)]:
+            name = {"\t": "'\\t'"}.get(other, repr(other))
+            return f"the header looks {name}-delimited: pass --delimiter {name}"
+    return "name the text column with --text-column"
+
+
+def _swallowed_rows(row: dict[str, Any], delimiter: str, columns: int) -> int:
+    """How many lines inside one cell look like CSV rows of this file: the trace of an
+    unterminated quote that swallowed the rows after it."""
+    most = 0
+    for value in row.values():
+        if isinstance(value, str) and value.count("\n") >= 2:
+            lines = value.split("\n")[1:]
+            most = max(most, sum(line.count(delimiter) >= columns - 1 for line in lines))
+    return most
 
 
 def read_csv(path: Path, opts: ReadOptions, delimiter: str) -> Iterator[Item]:
     source, remap = str(path), column_mapper(opts)
+    delimiter = opts.delimiter or delimiter
     with open_binary(path) as raw:
         import io
 
@@ -94,15 +141,25 @@ def read_csv(path: Path, opts: ReadOptions, delimiter: str) -> Iterator[Item]:
             yield RecordError(source, 1, opts.text_column,
                               f"no column {opts.text_column!r}; columns found: "
                               f"{sorted(reader.fieldnames)}",
-                              "name the text column with --text-column")
+                              _delimiter_hint(list(reader.fieldnames), delimiter, opts.text_column))
             return
-        count = 0
+        columns = len(reader.fieldnames)
+        count, last_line = 0, 1
         for item in csv_rows(reader, source):
             count += 1
             if isinstance(item, RecordError):
                 yield item
+                last_line = reader.line_num
                 continue
             lineno, row = item
+            first_line, last_line = last_line + 1, lineno
+            if lineno - first_line >= 2 and (n := _swallowed_rows(row, delimiter, columns)) >= 2:
+                yield RecordError(source, first_line, "<record>",
+                                  f"one record spans lines {first_line}-{lineno} and holds {n} lines "
+                                  "that look like rows of this file: an unterminated quote?",
+                                  "close the quote that opens on this line (or double a quote "
+                                  "inside a quoted cell: \"\")")
+                continue
             bad = next((k for k, v in row.items() if isinstance(v, str) and _has_surrogate(v)), None)
             if bad is not None:
                 yield RecordError(source, lineno, bad, "invalid UTF-8 bytes",
@@ -142,8 +199,15 @@ def read_rss(path: Path, opts: ReadOptions) -> Iterator[Item]:
 
     source = str(path)
     with open_binary(path) as fh:
-        data = fh.read()
-    parsed = feedparser.parse(data)
+        data = fh.read(opts.max_record_chars + 1)  # feedparser reads a feed whole: bound it
+    if len(data) > opts.max_record_chars:
+        yield RecordError(source, 0, "<file>", f"feed is over {opts.max_record_chars:,} bytes "
+                          "(--max-record-chars); feeds are parsed whole, so memory grows with them",
+                          "split the feed, convert it to JSONL, or raise --max-record-chars")
+        return
+    # our own HTML-to-text conversion strips markup; feedparser's sanitiser would only copy it
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    del data
     if not parsed.entries:
         why = parsed.get("bozo_exception") or "no <item> or <entry> elements"
         yield RecordError(source, 0, "<file>", f"not a valid RSS/Atom feed: {why}",
@@ -192,8 +256,15 @@ def read_txt(path: Path, opts: ReadOptions) -> Iterator[Item]:
         if problem:
             yield problem
             continue
+        limit = 4 * opts.max_record_chars  # UTF-8: at most 4 bytes a character
         with open_binary(file) as fh:
-            text = decode(fh.read(), str(file), 0, "text")
+            raw = fh.read(limit + 1)
+        if len(raw) > limit:
+            yield RecordError(str(file), 0, "text", f"over {opts.max_record_chars:,} characters "
+                              "(--max-record-chars)", "split the article, or raise --max-record-chars")
+            continue
+        text = decode(raw, str(file), 0, "text")
+        del raw
         if isinstance(text, RecordError):
             yield text
             continue

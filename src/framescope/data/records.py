@@ -52,6 +52,10 @@ class ReadOptions:
             labels too when there is no ``labels`` column.
         labels_sep: separator of labels written as ``a;b`` in a text cell.
         labels_required: reject records without ``labels`` (training and evaluation).
+        delimiter: the CSV field delimiter (default: ``,`` for csv, tab for tsv).
+        max_record_chars: the longest record text accepted (a longer one is a bad record naming
+            its length: reading and cutting it costs memory in proportion). Feeds, which are
+            parsed whole, may be at most this many bytes.
     """
 
     format: str = "auto"
@@ -60,9 +64,17 @@ class ReadOptions:
     id_column: str = "id"
     labels_sep: str = ";"
     labels_required: bool = False
+    delimiter: str | None = None
+    max_record_chars: int = 50_000_000
     _warned: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_record_chars, bool) or not isinstance(self.max_record_chars, int) \
+                or self.max_record_chars < 1:
+            raise ValueError(f"The 'max_record_chars' parameter must be a positive integer. "
+                             f"Got {self.max_record_chars!r} instead.")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ValueError(f"The 'delimiter' parameter must be one character. Got {self.delimiter!r} instead.")
         if self.format not in FORMATS:
             raise ValueError(f"The 'format' parameter must be one of {', '.join(FORMATS)}. "
                              f"Got {self.format!r} instead.")
@@ -123,6 +135,14 @@ def warn_ignored_label_columns(source: str, columns: Iterable[str], opts: ReadOp
 def to_passage(raw: Any, source: str, line: int, opts: ReadOptions, default_id: str,
                labels_text_ok: bool = False) -> Item:
     """Validate one raw record; the passage, or the error naming its field."""
+    text = raw.get("text") if isinstance(raw, dict) else None
+    if isinstance(text, str) and len(text) > opts.max_record_chars:
+        rid = raw.get("id")
+        return RecordError(source, line, "text", f"{len(text):,} characters, over the limit of "
+                           f"{opts.max_record_chars:,} (--max-record-chars)",
+                           "split the record into articles, or raise --max-record-chars (memory "
+                           "grows with the record)", raw=str(text[:200]),
+                           record_id=str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None)
     try:
         return record_to_passage(raw, source=source, line=line, labels_sep=opts.labels_sep,
                                  labels_required=opts.labels_required, default_id=default_id,

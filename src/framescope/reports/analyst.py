@@ -24,7 +24,7 @@ from framescope.data.io import atomic_path, atomic_write_text
 from framescope.reports.html import bytes_to_data_uri, figure_to_png, markdown_escape, template_env
 from framescope.reports.summary import ReportConfig, build_summary
 
-__all__ = ["FIGURE_DPI", "make_report", "md_code", "md_escape", "write_report"]
+__all__ = ["FIGURE_DPI", "csv_safe", "make_report", "md_code", "md_escape", "write_report"]
 
 #: Resolution of the PNG figures (shown at 96 dpi in the HTML, so they stay sharp on HiDPI screens).
 FIGURE_DPI = 144
@@ -38,13 +38,27 @@ def _fmt_pct(x: float | None, digits: int = 0) -> str:
     return "–" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with ``= + - @``, a tab or a carriage
+    return gets a leading ``'`` (the OWASP CSV-injection rule); numbers pass unchanged.
+
+    Example:
+        >>> csv_safe('=HYPERLINK("http://x")'), csv_safe("Outlet A"), csv_safe(-0.5)
+        ('\'=HYPERLINK("http://x")', 'Outlet A', -0.5)
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({c: ("" if row.get(c) is None else
-                             round(row[c], 6) if isinstance(row[c], float) else row[c]) for c in columns})
+                             round(row[c], 6) if isinstance(row[c], float) else csv_safe(row[c]))
+                         for c in columns})
     return buf.getvalue()
 
 

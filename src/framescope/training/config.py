@@ -130,6 +130,8 @@ class TrainConfig:
     labels_column: str = field(default="labels", metadata={"common": True})
     id_column: str = field(default="id", metadata={"common": True})
     labels_sep: str = field(default=";", metadata={"common": True})
+    delimiter: str | None = field(default=None, metadata={"common": True})
+    max_record_chars: int = field(default=50_000_000, metadata={"common": True})
     on_error: str = field(default="stop", metadata={"common": True})
     errors: str | None = field(default=None, metadata={"common": True})
 
@@ -244,7 +246,9 @@ class TrainConfig:
         """How the training data is read (labels required)."""
         return ReadOptions(format=self.format, text_column=self.text_column,
                            labels_column=self.labels_column, id_column=self.id_column,
-                           labels_sep=self.labels_sep, labels_required=True)
+                           labels_sep=self.labels_sep, labels_required=True,
+                           delimiter="\t" if self.delimiter in ("\\t", "tab") else self.delimiter,
+                           max_record_chars=self.max_record_chars)
 
     @property
     def uses_seed_data(self) -> bool:

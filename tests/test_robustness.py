@@ -62,6 +62,32 @@ def test_two_runs_started_together_never_mix(tiny_artifact: Path, tmp_path: Path
     assert not (tmp_path / ".same.jsonl.framescope-lock").exists()
 
 
+def test_a_second_run_cannot_take_over_a_running_ones_output(tiny_artifact: Path, tmp_path: Path) -> None:
+    """Two real ``framescope score`` processes, the second started while the first is mid-run
+    (held with SIGSTOP so the overlap is certain): the second is refused, the first's work
+    survives and its output holds exactly its own rows."""
+    a, b = _feed(tmp_path, 1000, "a.jsonl", "A"), _feed(tmp_path, 300, "b.jsonl", "B")
+    out = tmp_path / "same.jsonl"
+    work = tmp_path / ".same.jsonl.framescope-run"
+    first = subprocess.Popen([sys.executable, "-m", "framescope.cli", "score", "--model", str(tiny_artifact),
+                              str(a), "--out", str(out), "-q", "--chunk-size", "8"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (work / "state.json").exists():  # the first run has started writing
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+            time.sleep(0.02)
+        first.send_signal(signal.SIGSTOP)
+        second = _cli("score", "--model", str(tiny_artifact), str(b), "--out", str(out), "--overwrite", "-q")
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert second.returncode == 2, second.stderr
+    assert f"another framescope score run (pid {first.pid}) is writing" in second.stderr
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 1000 and {r["id"][0] for r in rows} == {"A"}
+
+
 def test_the_lock_of_a_killed_run_is_taken_over(tiny_artifact: Path, tmp_path: Path) -> None:
     src, out = _feed(tmp_path), tmp_path / "k.jsonl"
     holder = subprocess.Popen([sys.executable, "-c", (

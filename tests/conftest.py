@@ -92,3 +92,41 @@ def tiny_artifact(tiny_base: Path, toy_taxonomy, tmp_path_factory: pytest.TempPa
                    {"name": "tiny", "max_length": 64, "problem_type": "multi_label",
                     "base_model": {"name": "tiny", "path": str(tiny_base)}})
     return save_artifact(art, tmp_path_factory.mktemp("models") / "tiny")
+
+
+# --------------------------------------------------------------------------- browsers
+
+#: Executable names of a Chromium-family browser, in order of preference.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def in_ci() -> bool:
+    """True under CI (``CI=true``): a missing browser is then a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing(reason: str) -> None:
+    """Skip a test for a missing tool, or fail it under CI, where every tool must be there."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip; .ci/run installs "
+                    "chromium with apt-get)", pytrace=False)
+    pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    """The path of a Chromium-family browser on PATH, or None."""
+    import shutil
+
+    for name in CHROMIUM_NAMES:
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The headless browser of every browser test: skipped when absent, failed under CI=true."""
+    path = find_chromium()
+    if path is None:
+        missing("no chromium on PATH (apt-get install chromium)")
+    return path  # type: ignore[return-value]

@@ -262,10 +262,8 @@ def test_rerender_from_json(full_run: SimpleNamespace, tmp_path: Path) -> None:
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_report_renders_in_chromium(full_run: SimpleNamespace, tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium not installed (apt-get install chromium)")
+def test_report_renders_in_chromium(full_run: SimpleNamespace, tmp_path: Path, chromium_path: str) -> None:
+    chromium = chromium_path
     shot = tmp_path / "report.png"
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run",

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -348,18 +347,9 @@ def test_cli_end_to_end(hand_files: list[Path], tmp_path: Path, capsys: pytest.C
     assert s["options"]["compare"] == ["A", "B"] and all(len(v) <= 1 for v in s["evidence"].values())
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
 @pytest.mark.slow
-def test_html_renders_in_headless_chromium(hand_files: list[Path], tmp_path: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("no chromium on PATH (apt-get install chromium)")
+def test_html_renders_in_headless_chromium(hand_files: list[Path], tmp_path: Path, chromium_path: str) -> None:
+    browser = chromium_path
     passages, _ = hand_rows()
     passages[0]["title"] = HOSTILE
     passages[0]["text"] = f"Alarm {HOSTILE} in the text"

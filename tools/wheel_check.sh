@@ -20,6 +20,8 @@ rm -rf "$repo/build"
 wheel=$(ls "$work"/dist/framescope-*.whl)
 unzip -l "$wheel" | grep -q "framescope/data/bundled/taxonomies/war-frames.yaml" \
   || { echo "wheel-check: the wheel lacks the bundled taxonomies"; exit 1; }
+unzip -l "$wheel" | grep -q "framescope/serving/templates/page.html.j2" \
+  || { echo "wheel-check: the wheel lacks the serve page template"; exit 1; }
 
 echo "wheel-check: installing it into a fresh venv"
 "$py" -m venv "$work/venv"
@@ -34,6 +36,10 @@ assert "site-packages" in b.bundled_dir().as_posix(), b.bundled_dir()
 assert "site-packages" in framescope.__file__, framescope.__file__
 PY
 "$bin/framescope" data validate
+# serve is an extra: without it the command is listed and says what to install
+"$bin/framescope" serve --help > /dev/null
+if "$bin/framescope" serve --model nowhere 2> serve.err; then echo "wheel-check: serve ran without its extra"; exit 1; fi
+grep -q "pip install 'framescope\[serve\]'" serve.err || { cat serve.err; exit 1; }
 "$bin/framescope" data validate --taxonomy default "$("$bin/python" -c 'from framescope.data import bundled; print(bundled("samples", "articles.jsonl"))')"
 
 # a labelled CSV in the Hugging Face convention (a `label` column) keeps its labels when split

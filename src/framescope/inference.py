@@ -1,7 +1,7 @@
 """The one passage path: cut records into passages, predict, combine piece scores, decide labels.
 
 Training (its dev metrics), ``framescope evaluate``, ``framescope score`` (local and Ray
-engines) and the coming service all go through these functions, so a figure recorded at
+engines) and ``framescope serve`` all go through these functions, so a figure recorded at
 training time and the same figure from ``evaluate`` are computed the same way.
 
 The four steps:

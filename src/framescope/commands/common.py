@@ -7,10 +7,11 @@ from pathlib import Path
 
 from framescope.data import FORMATS, ReadOptions, Taxonomy, load_taxonomy
 
-__all__ = ["add_error_args", "add_input_args", "errors_path", "read_options", "taxonomy_arg"]
+__all__ = ["add_error_args", "add_input_args", "errors_path", "positive_int", "read_options", "taxonomy_arg"]
 
 
-def _positive_int(value: str) -> int | str:
+def positive_int(value: str) -> int | str:
+    """An argparse type: a whole number >= 1 (``1_000`` and ``1,000`` accepted)."""
     if value == argparse.SUPPRESS:  # train's config-file merge marks unset options this way
         return value
     try:
@@ -31,7 +32,7 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--labels-column", default="labels", help="column holding labels (default: labels)")
     g.add_argument("--id-column", default="id", help="column holding the record id (default: id)")
     g.add_argument("--labels-sep", default=";", help="separator of labels in a text cell (default: ;)")
-    g.add_argument("--max-record-chars", type=_positive_int, default=50_000_000, metavar="N",
+    g.add_argument("--max-record-chars", type=positive_int, default=50_000_000, metavar="N",
                    help="longest record text accepted, in characters (default 50,000,000; feeds, "
                         "which are parsed whole, at most this many bytes); a longer one is a bad "
                         "record")

@@ -18,9 +18,12 @@ quiet() { "$@" > "$work/log" 2>&1 || { cat "$work/log"; exit 1; }; }
 quiet "$py" -m pip wheel --no-deps --no-build-isolation -w "$work/dist" "$repo"
 rm -rf "$repo/build"
 wheel=$(ls "$work"/dist/framescope-*.whl)
-unzip -l "$wheel" | grep -q "framescope/data/bundled/taxonomies/war-frames.yaml" \
+# list once into a file: `unzip -l | grep -q` under pipefail fails at random (grep -q exits at the
+# first match, unzip then dies of SIGPIPE and the pipeline reports 141)
+unzip -l "$wheel" > "$work/wheel-files"
+grep -q "framescope/data/bundled/taxonomies/war-frames.yaml" "$work/wheel-files" \
   || { echo "wheel-check: the wheel lacks the bundled taxonomies"; exit 1; }
-unzip -l "$wheel" | grep -q "framescope/serving/templates/page.html.j2" \
+grep -q "framescope/serving/templates/page.html.j2" "$work/wheel-files" \
   || { echo "wheel-check: the wheel lacks the serve page template"; exit 1; }
 
 echo "wheel-check: installing it into a fresh venv"

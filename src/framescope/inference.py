@@ -30,7 +30,7 @@ scores and the model's thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ __all__ = [
     "decide",
     "decisions_of",
     "default_combine",
+    "embed",
     "label_lists",
     "model_stamp",
     "passage_budget",
@@ -248,14 +249,23 @@ def predict_proba(
     """
     from framescope.runtime import get_runner
 
-    max_length = max_length or artifact.max_length
-    n = len(texts)
-    out = np.zeros((n, len(artifact.taxonomy)), dtype=np.float32)
-    if n == 0:
+    out = np.zeros((len(texts), len(artifact.taxonomy)), dtype=np.float32)
+    if not len(texts):
         return out
     if batch_size < 1:
         raise ValueError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
     runner = get_runner(artifact, precision)
+    for idx, batch in _padded_batches(artifact, texts, batch_size, max_length, progress, "scoring"):
+        out[idx] = probabilities(runner.logits(batch), single_label=artifact.single_label)
+    return out
+
+
+def _padded_batches(artifact: Artifact, texts: Sequence[str], batch_size: int, max_length: int | None,
+                    progress: bool, desc: str) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """``(row indices, {input_ids, attention_mask})`` batches of ``texts``: tokenized once
+    (truncated to ``max_length``), longest first, each padded to its own longest row."""
+    max_length = max_length or artifact.max_length
+    n = len(texts)
     tok = artifact.tokenizer
     ids: list[list[int]] = []
     for start in range(0, n, TOKENIZE_SLICE):  # bounded: a fast tokenizer's encodings are large
@@ -270,23 +280,58 @@ def predict_proba(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n, unit="passage", desc="scoring")
-    for i in range(0, n, batch_size):
-        idx = order[i:i + batch_size]
-        width = int(lengths[idx[0]])
-        input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(idx), width), dtype=np.int64)
-        for row, j in enumerate(idx):
-            seq = ids[j]
-            cols = slice(width - len(seq), width) if left else slice(0, len(seq))
-            input_ids[row, cols] = seq
-            mask[row, cols] = 1
-        logits = runner.logits({"input_ids": input_ids, "attention_mask": mask})
-        out[idx] = probabilities(logits, single_label=artifact.single_label)
+        bar = tqdm(total=n, unit="passage", desc=desc)
+    try:
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            width = int(lengths[idx[0]])
+            input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, j in enumerate(idx):
+                seq = ids[j]
+                cols = slice(width - len(seq), width) if left else slice(0, len(seq))
+                input_ids[row, cols] = seq
+                mask[row, cols] = 1
+            yield idx, {"input_ids": input_ids, "attention_mask": mask}
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
         if bar is not None:
-            bar.update(len(idx))
-    if bar is not None:
-        bar.close()
+            bar.close()
+
+
+def embed(artifact: Artifact, texts: Sequence[str], *, batch_size: int = 64,
+          max_length: int | None = None, progress: bool = False) -> np.ndarray:
+    """Passage embeddings ``(len(texts), hidden)`` (float32, in ``texts``' order): the mean of the
+    backbone's last hidden state over real tokens, in fp32 torch, with :func:`predict_proba`'s
+    tokenizing and batching. Used to spread a labelling batch over the pool (diversity).
+
+    Example:
+        >>> embed(artifact, ["Shelling hit the port."]).shape  # doctest: +SKIP
+        (1, 384)
+    """
+    import torch
+
+    model = artifact.model
+    backbone = getattr(model, "base_model", model)
+    hidden = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "dim", 0))
+    if not len(texts):
+        return np.zeros((0, hidden), dtype=np.float32)
+    if batch_size < 1:
+        raise ValueError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
+    model.eval()
+    device = next(model.parameters()).device
+    out: np.ndarray | None = None
+    for idx, batch in _padded_batches(artifact, texts, batch_size, max_length, progress, "embedding"):
+        inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+        with torch.inference_mode():
+            states = backbone(**inputs).last_hidden_state.float()
+        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        if out is None:
+            out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+        out[idx] = pooled.cpu().numpy()
+    assert out is not None  # texts is not empty
     return out
 
 

@@ -174,15 +174,16 @@ class Runner:
             return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
         import torch
 
-        inputs = {name: torch.from_numpy(batch[name]) for name in self.input_names}
         model = self._model
+        device = next(model.parameters()).device  # a model left on a GPU (e.g. just trained) stays there
+        inputs = {name: torch.from_numpy(batch[name]).to(device) for name in self.input_names}
         with torch.inference_mode():
             if self.precision == "bf16":
-                with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
                     out = model(**inputs).logits
             else:
                 out = model(**inputs).logits
-            return out.float().numpy()
+            return out.float().cpu().numpy()
 
 
 def get_runner(artifact: Artifact, precision: str) -> Runner:

@@ -191,8 +191,10 @@ def record_to_passage(
         kwargs["published"] = published
     for name in ("start", "end", "index"):
         value = raw.get(name)
-        if value is None:
+        if value is None or value == "":
             continue
+        if isinstance(value, str) and value.isascii() and value.strip().isdigit():
+            value = int(value)  # CSV/TSV cells are text
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise fail(name, f"expected a non-negative integer, got {value!r:.40}",
                        f"write '{name}' as an integer character offset")

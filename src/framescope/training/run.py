@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -92,6 +93,7 @@ class TrainState:
     say: Callable[[str], None]
     progress: bool
     seed_data: bool
+    epochs_rule: str = "given"
     t_start: float = field(default_factory=time.perf_counter)
     # read_data
     old: Artifact | None = None
@@ -308,6 +310,8 @@ def fit(st: TrainState, scratch: str) -> None:
     st.steps_per_epoch = math.ceil(len(st.train_ds) / cfg.batch_size)
     total_steps = max(1, math.ceil(st.steps_per_epoch * cfg.epochs))
     sel = st.selection = Selection(cfg.patience, cfg.epochs)
+    if cfg.max_minutes:
+        sel.deadline = time.monotonic() + 60 * cfg.max_minutes  # checked at the end of each epoch
     half = np.full(len(st.labels), 0.5)
 
     def compute_metrics(pred: Any) -> dict[str, float]:
@@ -437,6 +441,8 @@ def _meta(st: TrainState) -> dict[str, Any]:
             "steps_per_epoch": st.steps_per_epoch,
             "epochs_run": max((h["epoch"] for h in sel.history), default=0),
             "best_epoch": sel.best_epoch, "stopped_early": sel.stopped_early,
+            "epochs_rule": st.epochs_rule, "max_minutes": cfg.max_minutes,
+            "stop_reason": sel.stop_reason or ("epoch cap" if sel.history else "no epoch finished"),
             "history": sel.history, "train_seconds": round(st.train_seconds, 2),
             "head_init": st.probe or {"method": "kept" if old is not None and cfg.head_init == "probe"
                                       else "random"},
@@ -504,7 +510,9 @@ def train(config: TrainConfig, *, progress: bool = True,
     quiet_transformers()
     rank0 = int(os.environ.get("RANK", "0") or 0) == 0  # torchrun / accelerate launch set RANK
     say: Callable[[str], None] = (echo or logger.info) if rank0 else (lambda _line: None)
-    st = TrainState(default_paths(config), say, progress, seed_data=config.uses_seed_data)
+    epochs, rule = config.auto_epochs()
+    st = TrainState(default_paths(dataclasses.replace(config, epochs=epochs)), say, progress,
+                    seed_data=config.uses_seed_data, epochs_rule=rule)
     read_data(st)
     build(st)
     make_datasets(st)

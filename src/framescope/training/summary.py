@@ -51,10 +51,12 @@ def format_summary(meta: dict[str, Any], path: Path | str, seconds: float) -> st
                  + (f" + {rep} replayed" if rep else "")
                  + f", dev {dev.get('units')} ({dev_src})"
                  + (f", test {test.get('units')}" if test else ""))
-    stop = "early stop" if tr.get("stopped_early") else "all epochs"
+    stop = tr.get("stop_reason") or ("early stop" if tr.get("stopped_early") else "all epochs")
+    cap = tr.get("config", {}).get("epochs")
     lines.append(f"time     {seconds:.1f} s in all, training {tr.get('train_seconds', 0):.1f} s; best "
-                 f"epoch {tr.get('best_epoch')} of {tr.get('epochs_run')} ({stop}, patience "
-                 f"{tr.get('config', {}).get('patience')})")
+                 f"epoch {tr.get('best_epoch')} of {tr.get('epochs_run')}"
+                 + (f" (cap {cap:g})" if isinstance(cap, (int, float)) else "")
+                 + f"; {stop}")
     lines.append(f"dev      macro-F1 {_f(dev.get('macro_f1'))}  micro-F1 {_f(dev.get('micro_f1'))}  "
                  f"(thresholds tuned on dev: optimistic; at 0.5: macro {_f(dev.get('macro_f1_at_0.5'))})")
     if test:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,9 @@ class Selection:
     history: list[dict[str, Any]] = field(default_factory=list)
     waited: int = 0
     stopped_early: bool = False
+    #: ``time.monotonic()`` after which no new epoch starts (``--max-minutes``)
+    deadline: float | None = None
+    stop_reason: str | None = None
 
 
 def callbacks(model: Any, sel: Selection, progress: bool) -> list[Any]:
@@ -151,6 +155,12 @@ def callbacks(model: Any, sel: Selection, progress: bool) -> list[Any]:
                 if patience and sel.waited >= patience and epoch < total_epochs - 1e-6:
                     control.should_training_stop = True
                     sel.stopped_early = True
+                    sel.stop_reason = f"early stopping: {sel.waited} epochs without a better dev macro-F1"
+            if (not control.should_training_stop and sel.deadline is not None
+                    and time.monotonic() > sel.deadline and epoch < total_epochs - 1e-6):
+                control.should_training_stop = True
+                sel.stopped_early = True
+                sel.stop_reason = f"time budget (--max-minutes) spent after epoch {epoch}"
 
     class Progress(TrainerCallback):
         """A progress bar with ETA and one line per epoch (instead of raw log dicts)."""

@@ -43,7 +43,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -55,6 +54,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import cpu_name, write_section  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / ".cache" / "active-learning"
 RESULTS = ROOT / "bench" / "results"
@@ -319,26 +321,15 @@ def write_results(rows: list[dict[str, Any]], meta: dict[str, Any], results: Pat
     plot(summary, results / "active_learning.png")
     section = render(summary, meta)
     atomic_write_text(results / "active_learning.md", section + "\n")
-    if results_md is not None and results_md.exists():
-        text = results_md.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        atomic_write_text(results_md, text)
+    write_section(results_md, BEGIN, END, section)
 
 
 # --------------------------------------------------------------------------- machine, bundle, main
 
 
 def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    text = f"{cpu}, {os.cpu_count()} CPUs"
+    """The CPU (and GPU, if any) with the torch and transformers versions."""
+    text = cpu_name()
     with contextlib.suppress(Exception):
         import torch
 

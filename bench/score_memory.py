@@ -42,6 +42,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import cpu_name  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "score_memory.json"
 SYNTHETIC_WORDS = "the army said shelling hit the port as talks on a ceasefire stalled again"
 
@@ -116,19 +119,6 @@ def write_big_record(path: Path, mb: int, pool: list[str], *, paragraphs: bool) 
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"id": "huge", "article_id": "huge", "outlet": "Outlet H",
                              "published": "2023-03-01", "text": sep.join(parts)}) + "\n")
-
-
-def cpu_name() -> str:
-    """The CPU model and core count, reported with every timing."""
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def child(model: str, src: str, out: str) -> int:

@@ -46,20 +46,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import cpu_name  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "serve_load.json"
 SYNTHETIC_WORDS = ("the army said shelling hit the port city as talks on a ceasefire stalled while "
                    "sanctions squeezed exports and aid groups warned of refugees crossing the border")
-
-
-def cpu_name() -> str:
-    """The CPU model and core count, reported with every timing."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return f"unknown CPU, {os.cpu_count()} cores"
 
 
 def sentences(n: int = 4000) -> list[str]:

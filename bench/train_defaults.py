@@ -45,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import active_learning as al  # noqa: E402  (shared data preparation, bundle and machine facts)
+from _common import write_section  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
@@ -164,13 +165,7 @@ def write_results(rows: list[dict[str, Any]], meta: dict[str, Any], results: Pat
     atomic_write_text(results / "train_defaults.json", json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n")
     section = render(summary, meta)
     atomic_write_text(results / "train_defaults.md", section + "\n")
-    if results_md is not None and results_md.exists():
-        text = results_md.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        atomic_write_text(results_md, text)
+    write_section(results_md, BEGIN, END, section)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -77,14 +77,6 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 
 
-def _write_jsonl(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    from framescope.data.io import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
@@ -97,6 +89,7 @@ def prepare(task: str, out: Path, *, smoke: bool = False) -> dict[str, Any]:
     """Write ``pool.jsonl``, ``dev.jsonl`` and ``test.jsonl`` for ``task`` under ``out`` (real text:
     ``out`` must stay outside git) through framescope's dataset module; returns their sizes."""
     from framescope.data import load_passages, split_passages
+    from framescope.data.io import write_records
 
     if task == "babe":
         data = load_passages([SHARED / "babe" / "final_labels_SG2.csv"], taxonomy="infer")
@@ -117,7 +110,7 @@ def prepare(task: str, out: Path, *, smoke: bool = False) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     sizes = {}
     for name, passages in parts.items():
-        _write_jsonl([p.to_dict(with_meta=False) for p in passages], out / f"{name}.jsonl")
+        write_records([p.to_dict(with_meta=False) for p in passages], out / f"{name}.jsonl")
         sizes[name] = len(passages)
     (out / "prepared.json").write_text(json.dumps({"task": task, "sizes": sizes, "smoke": smoke}), encoding="utf-8")
     return sizes
@@ -138,6 +131,7 @@ def run_curve(task: str, strategy: str, seed: int, data: Path, base: str, out: P
     """One learning curve: append a JSON line per round to ``out``."""
     import numpy as np
 
+    from framescope.data.io import write_records
     from framescope.inference import predict_proba
     from framescope.labelling.strategies import choose
     from framescope.training import TrainConfig, train
@@ -155,7 +149,7 @@ def run_curve(task: str, strategy: str, seed: int, data: Path, base: str, out: P
                 return
             t0 = time.perf_counter()
             train_path = work / "labelled.jsonl"
-            _write_jsonl([pool[i] for i in labelled], train_path)
+            write_records([pool[i] for i in labelled], train_path)
             cfg = TrainConfig(train=[str(train_path)], dev=[str(data / "dev.jsonl")], test=[str(data / "test.jsonl")],
                               taxonomy=taxonomy, base=base, out=str(work / "model"), epochs=epochs, seed=seed,
                               max_length=max_length, single_label=spec["single_label"])

@@ -68,6 +68,7 @@ FLAGS = {"old-default": "--epochs 2", "default": "(none)",
 def prepare(task: str, out: Path) -> dict[str, int]:
     """``train.jsonl`` (+ ``dev.jsonl`` for BABE) and ``test.jsonl`` for ``task`` under ``out``."""
     from framescope.data import load_passages, load_taxonomy
+    from framescope.data.io import write_records
 
     if task == "babe":
         sizes = al.prepare("babe", out)
@@ -79,7 +80,7 @@ def prepare(task: str, out: Path) -> dict[str, int]:
     sizes = {}
     for name, src in (("train", "train-labels-subtask-2.txt"), ("test", "dev-labels-subtask-2.txt")):
         passages = load_passages([folder / src], taxonomy=taxonomy).passages
-        al._write_jsonl([p.to_dict(with_meta=False) for p in passages], out / f"{name}.jsonl")
+        write_records([p.to_dict(with_meta=False) for p in passages], out / f"{name}.jsonl")
         sizes[name] = len(passages)
     return sizes
 

@@ -20,8 +20,8 @@ passages as `score` cuts them, and write them for annotators:
           (annotators write "a; b" or "none"; `framescope label import` reads filled copies).
 Strategies: uncertainty (nearest the model's thresholds, with a per-label quota so rare frames
 get candidates), diversity (k-means on the model's embeddings), mixed (diverse among the
-uncertain), random. Passages in --exclude files (same id, or the same text after Unicode NFKC,
-case folding and whitespace collapsing) and repeated texts are never selected.
+uncertain), random. Passages in --exclude files (same id, or the same text after Unicode NFC,
+lower-casing and whitespace collapsing) and repeated texts are never selected.
 """
 
 EPILOG = """\

@@ -10,12 +10,23 @@ from collections.abc import Iterable
 
 from framescope.data.schema import Passage
 
-__all__ = ["fingerprint", "normalise_text", "ordered_fingerprint"]
+__all__ = ["fingerprint", "normalise_text", "ordered_fingerprint", "text_sha1"]
 
 
 def normalise_text(text: str) -> str:
     """NFC, lower-case, whitespace collapsed: the form used for hashing and duplicate checks."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().lower()
+
+
+def text_sha1(text: str) -> str:
+    """The sha1 hex digest of a text's exact UTF-8 bytes: how a passage is named without its
+    text (data/real/*.tsv rows, the ``text_sha1`` of a labelling batch).
+
+    Example:
+        >>> text_sha1("abc")
+        'a9993e364706816aba3e25717850c26c9cd0d89d'
+    """
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def fingerprint(passages: Iterable[Passage]) -> str:

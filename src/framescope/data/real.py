@@ -16,7 +16,6 @@ Moscow, Putin or the Kremlin.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import random
 import re
@@ -25,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from framescope.data.errors import RecordError
+from framescope.data.fingerprint import text_sha1
 from framescope.data.schema import Passage, RecordErrorException, record_to_passage
 
 __all__ = [
@@ -60,9 +60,7 @@ _NATO = re.compile(r"\bNATO\b")
 _SANCTION = re.compile(r"sanction", re.I)
 
 
-def sha1(text: str) -> str:
-    """The sha1 hex digest of a paragraph's UTF-8 text."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+sha1 = text_sha1  # the sha1 of a paragraph's UTF-8 text, as written in the TSV rows
 
 
 def shared_root() -> Path | None:

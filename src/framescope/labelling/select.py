@@ -10,7 +10,7 @@ The steps, each a function:
    record's id when the record is one passage, else ``RECORD_ID:START-END`` (character
    offsets), so the same input and model give the same ids;
 3. **pool**: drop passages already labelled (``--exclude`` files: same id, or the same text
-   after :func:`match_key`) and repeated texts (the first one stays);
+   after :func:`framescope.data.normalise_text`, the dataset module's duplicate-check form) and repeated texts (the first one stays);
 4. **score** the pool through :class:`framescope.inference.PassageScorer` (the scores and labels
    ``framescope score`` would write) and, for ``diversity``/``mixed``, embed it with
    :func:`framescope.inference.embed` (``mixed`` embeds only its uncertain candidates);
@@ -25,11 +25,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
-import re
-import unicodedata
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -40,6 +37,7 @@ import numpy as np
 
 from framescope.data.dataset import load_passages, read_passages
 from framescope.data.errors import DataError, ErrorLog, ReadStats, RecordError
+from framescope.data.fingerprint import normalise_text, text_sha1
 from framescope.data.records import ReadOptions
 from framescope.data.schema import Passage
 from framescope.inference import (
@@ -55,30 +53,14 @@ from framescope.labelling.exports import Pick, batch_paths, output_format, write
 from framescope.labelling.strategies import STRATEGIES, choose, mixed_pool, uncertainty
 from framescope.modeling import Artifact, load_artifact
 
-__all__ = ["SCORE_CHUNK", "Pool", "SelectConfig", "SelectSummary", "build_pool", "match_key",
+__all__ = ["SCORE_CHUNK", "Pool", "SelectConfig", "SelectSummary", "build_pool",
            "passage_id", "read_exclusions", "select", "text_sha1"]
 
 logger = logging.getLogger(__name__)
 
 #: Passages scored per call (one progress-bar step).
 SCORE_CHUNK = 512
-_SPACE = re.compile(r"\s+")
 
-
-def match_key(text: str) -> str:
-    """The form two texts are compared in: Unicode NFKC, case-folded, whitespace collapsed,
-    stripped.
-
-    Example:
-        >>> match_key("  Ｋyiv\\u00a0SAYS\\n") == match_key("kyiv says")
-        True
-    """
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
-
-
-def text_sha1(text: str) -> str:
-    """The sha1 hex digest of a text's exact UTF-8 bytes (a batch's ``text_sha1``)."""
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def passage_id(record: Passage, piece: Passage, pieces_of_record: int) -> str:
@@ -202,7 +184,7 @@ class _IdLog(ErrorLog):
 
 
 def read_exclusions(paths: Sequence[str | Path], options: ReadOptions) -> tuple[set[str], set[str], int]:
-    """Ids and :func:`match_key` texts of labelled files, and how many records they held.
+    """Ids and normalised texts (:func:`framescope.data.normalise_text`) of labelled files, and how many records they held.
 
     The format is detected per file; a record the reader rejects still excludes its id.
     """
@@ -216,7 +198,7 @@ def read_exclusions(paths: Sequence[str | Path], options: ReadOptions) -> tuple[
     for passage in read_passages(paths, opts, on_error="collect", log=log, stats=stats,
                                  check_duplicates=False):
         ids.add(passage.id)
-        texts.add(match_key(passage.text))
+        texts.add(normalise_text(passage.text))
     ids |= log.ids
     if log.count:
         logger.warning("--exclude: %d record(s) could not be read; their ids (where readable) are "
@@ -227,7 +209,7 @@ def read_exclusions(paths: Sequence[str | Path], options: ReadOptions) -> tuple[
 def build_pool(records: Sequence[Passage], artifact: Artifact, *, exclude_ids: AbstractSet[str] = frozenset(),
                exclude_texts: AbstractSet[str] = frozenset(), max_tokens: int | None = None) -> Pool:
     """Cut records into passages as ``framescope score`` does, set their ids, and drop labelled
-    ones (id in ``exclude_ids`` or :func:`match_key` of the text in ``exclude_texts``) and
+    ones (id in ``exclude_ids`` or the normalised text in ``exclude_texts``) and
     repeated texts."""
     tok = artifact.tokenizer
     pieces = cut_records(records, token_counter(tok), passage_budget(tok, artifact.max_length, max_tokens),
@@ -238,7 +220,7 @@ def build_pool(records: Sequence[Passage], artifact: Artifact, *, exclude_ids: A
     for piece, owner in zip(pieces.passages, pieces.owner.tolist()):
         record = records[owner]
         piece.id = passage_id(record, piece, int(per_record[owner]))
-        key = match_key(piece.text)
+        key = normalise_text(piece.text)
         if piece.id in exclude_ids:
             pool.excluded_id += 1
         elif key in exclude_texts:

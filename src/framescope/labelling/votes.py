@@ -8,7 +8,6 @@ them; :mod:`framescope.labelling.consensus` merges them across files and decides
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from framescope.data.errors import RecordError
+from framescope.data.fingerprint import text_sha1
 
 __all__ = [
     "CONTROL",
@@ -36,17 +36,6 @@ __all__ = [
 CONTROL = "frames"
 #: Statuses of a vote that count as the annotator's label set.
 COUNTED = ("submitted", "unknown")
-
-
-def text_sha1(text: str) -> str:
-    """The sha1 hex digest of ``text`` encoded as UTF-8 (what ``label select`` writes as
-    ``text_sha1``).
-
-    Example:
-        >>> text_sha1("abc")
-        'a9993e364706816aba3e25717850c26c9cd0d89d'
-    """
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 @dataclass

@@ -473,8 +473,36 @@ VARIANTS: dict[str, dict[str, Any]] = {
                  "from random weights and learns at 10x a peak learning rate of 2e-4 (framescope "
                  "train's defaults until 2026-11-28); the main rows use a head fitted as a linear "
                  "probe on the frozen backbone first, then fine-tuned at 5e-5"},
+    "len256": {
+        "defaults": {"max_length": 256},
+        "about": "passages of up to 256 tokens instead of 128 (a longer context per passage; many "
+                 "persuasion paragraphs are longer than 128 tokens), the same data share and epochs"},
     "lr3e-4": {"train": ["--lr", "3e-4"], "about": "peak learning rate 3e-4 instead of the default"},
     "lr1e-4": {"train": ["--lr", "1e-4"], "about": "peak learning rate 1e-4 instead of the default"},
+    "mil-max": {
+        "train": ["--record-loss", "max"],
+        "label": "framescope, multiple-instance objective (article max)",
+        "about": "multiple-instance training (`framescope train --record-loss max`): each article is "
+                 "one training example whose score is the max of its passages' scores, instead of "
+                 "every passage inheriting the article's frames; scored as the main rows (max)"},
+    "mil-noisy-or": {
+        "train": ["--record-loss", "noisy-or"],
+        "label": "framescope, multiple-instance objective (article noisy-OR)",
+        "eval_args": ["--level", "article", "--aggregate", "noisy-or"],
+        "extra_evals": {"max": ["--level", "article", "--aggregate", "max"]},
+        "about": "multiple-instance training (`framescope train --record-loss noisy-or`): each "
+                 "article is one training example whose score is the noisy-OR 1 - prod(1 - p) of its "
+                 "passages' scores, and the model scores articles the same way (its max aggregation "
+                 "is reported too)"},
+    "full": {
+        "label": "framescope, full strength (all data, epochs auto)",
+        "defaults": {"train_fraction": 1.0, "epochs": "auto", "evidence_sentences": 100_000},
+        "task_defaults": {"semeval-persuasion": {"max_length": 256},
+                          "semeval-frames": {"max_length": 256},
+                          "babe": {"max_length": 128}},
+        "about": "full strength (`--full`): all training data, `framescope train`'s default epochs "
+                 "(auto: up to 10, early stopping on dev macro-F1 with patience 2), max length "
+                 "256/256/128 (persuasion/frames/BABE)"},
     "gpu-full": {
         "label": "framescope, all data and more epochs on one GPU",
         "train": ["--batch-size", "32"],
@@ -493,7 +521,13 @@ def effective_task(task: Task, variant: str | None) -> Task:
         return task
     v = VARIANTS[variant]
     defaults = {**task.defaults, **v.get("defaults", {}), **v.get("task_defaults", {}).get(task.name, {})}
-    return dataclasses.replace(task, defaults=defaults)
+    return dataclasses.replace(task, defaults=defaults, eval_args=v.get("eval_args", task.eval_args),
+                               extra_evals=v.get("extra_evals", task.extra_evals))
+
+
+def _epochs(value: float | str) -> str:
+    """An epochs setting as text: a number, or ``auto`` (framescope train's default)."""
+    return "auto (up to 10, early stopping)" if value == "auto" else f"{value:g}"
 
 
 # --------------------------------------------------------------------------- evidence metric
@@ -636,9 +670,11 @@ def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir
     if prep.dev:
         cmd += ["--dev", *prep.dev]
     tax = task.taxonomy if task.taxonomy == "infer" else str(TAXONOMIES / task.taxonomy)
-    cmd += ["--taxonomy", tax, "--out", str(model_dir), "--seed", str(seed),
-            "--epochs", f"{s.epochs if s.epochs is not None else d['epochs']:g}",
-            "--max-length", str(s.max_length or d["max_length"])]
+    epochs = s.epochs if s.epochs is not None else d["epochs"]
+    cmd += ["--taxonomy", tax, "--out", str(model_dir), "--seed", str(seed)]
+    if epochs != "auto":  # auto: framescope train's own default (no flag)
+        cmd += ["--epochs", f"{epochs:g}"]
+    cmd += ["--max-length", str(s.max_length or d["max_length"])]
     if s.lr is not None:
         cmd += ["--lr", f"{s.lr:g}"]
     if s.batch_size is not None:
@@ -861,7 +897,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
             f"| system | {metric.replace('_', '-')} (official/primary) | other F1 | seeds |",
             "|---|---|---|---|"]
     other = "macro_f1" if metric == "micro_f1" else "micro_f1"
-    main_label = (f"framescope, CPU budget ({cfg['epochs']:g} epoch, {cfg.get('train_fraction', 1):.0%} "
+    main_label = (f"framescope, CPU budget ({_epochs(cfg['epochs'])} epoch, {cfg.get('train_fraction', 1):.0%} "
                   f"of train, max length {cfg['max_length']})")
     out.append(f"| {main_label} | **{_fmt(sm['model'][metric])}** | "
                f"{other.replace('_', '-')} {_fmt(sm['model'][other])} | {n} |")
@@ -907,9 +943,14 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         vc, vm = v["config"], v["machine"]
         where = (f"{vm.get('gpu')}" if vm.get("cuda") else f"{vm.get('cpu')}, {vm.get('cores')} cores")
         lr = f", learning rate {vc['lr']:g}" if vc.get("lr") else ""
-        out.append(f"`{v['variant']}`: {v.get('variant_about')}. Settings: {vc['epochs']:g} epoch(s) max, "
-                   f"max length {vc['max_length']}, train share {vc.get('train_fraction', 1):.0%}{lr}; ran on "
-                   f"{where} in {v['timing']['total_seconds'] / 60:.1f} min for {len(vc['seeds'])} seed(s) "
+        run = [((x.get("artifact") or {}).get("training") or {}) for x in v.get("seeds", [])]
+        ran = ("; epochs run " + ", ".join(str(t.get("epochs_run")) for t in run) + " (best "
+               + ", ".join(str(t.get("best_epoch")) for t in run) + ")") if run and all(run) else ""
+        peak = max((x["peak_rss_mb_max"] for x in v["timing"]["steps"].values()), default=0)
+        out.append(f"`{v['variant']}`: {v.get('variant_about')}. Settings: {_epochs(vc['epochs'])} epoch(s) "
+                   f"max{ran}, max length {vc['max_length']}, train share {vc.get('train_fraction', 1):.0%}{lr}, "
+                   f"backbone {vc.get('base')}; ran on {where} in {v['timing']['total_seconds'] / 60:.1f} min for "
+                   f"{len(vc['seeds'])} seed(s), peak RSS of a step {peak:.0f} MiB "
                    f"(`{v['bench_command']}`, commit `{v['git_commit']}`).")
         out += [f"{x}" for x in v.get("remarks", [])]
         out.append("")
@@ -1075,6 +1116,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples (default 1000; smoke 100)")
     p.add_argument("--variant", choices=sorted(VARIANTS), default=None,
                    help="an improvement experiment; writes bench/results/TASK--VARIANT.json")
+    p.add_argument("--full", action="store_true",
+                   help="full strength: all training data, framescope train's default epochs (auto, "
+                        "early stopping), longer passages; the same as --variant full")
     p.add_argument("--tag", default=None,
                    help="name of this configuration in the results file (TASK--TAG.json; default: "
                         "the variant's name)")
@@ -1091,6 +1135,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.render and not args.task:
         p.error("give --task NAME (or all), or --render")
+    if args.full:
+        if args.variant not in (None, "full"):
+            p.error(f"--full is --variant full; it cannot be combined with --variant {args.variant}")
+        args.variant = "full"
     if args.train_fraction is not None and not 0 < args.train_fraction <= 1:
         p.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     return args

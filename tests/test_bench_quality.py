@@ -130,3 +130,22 @@ def test_smoke_run_babe_through_the_public_cli(tiny_base, tmp_path):
     assert "BABE" in md and "precision@k" in md and "0.804" in md
     # nothing derived from the public data lands in the repository
     assert not any((ROOT / "bench" / "results").glob("babe-smoke*.json"))
+
+
+def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
+    """--full trains on all the data with framescope train's own epochs (no --epochs flag)."""
+    args = quality.parse_args(["--task", "babe", "--full"])
+    assert args.variant == "full"
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--task", "babe", "--full", "--variant", "random-head"])
+    task = quality.effective_task(quality.TASK_SPECS["semeval-frames"], "full")
+    assert task.defaults["train_fraction"] == 1.0 and task.defaults["max_length"] == 256
+    prep = quality.Prepared(train=["t.jsonl"], eval_data=["e.jsonl"])
+    cmd = quality._train_command(task, quality.Settings(seeds=[0]), prep, 0, tmp_path / "m")
+    assert "--epochs" not in cmd and cmd[cmd.index("--max-length") + 1] == "256"
+    budget = quality._train_command(quality.TASK_SPECS["semeval-frames"], quality.Settings(seeds=[0]),
+                                    prep, 0, tmp_path / "m")
+    assert budget[budget.index("--epochs") + 1] == "1"
+    mil = quality.effective_task(quality.TASK_SPECS["semeval-frames"], "mil-noisy-or")
+    assert mil.eval_args[-1] == "noisy-or" and mil.extra_evals["max"][-1] == "max"
+    assert quality._epochs("auto").startswith("auto") and quality._epochs(2.0) == "2"

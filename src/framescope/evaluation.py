@@ -43,7 +43,6 @@ from framescope.inference import (
     combine,
     cut_records,
     decide,
-    default_combine,
     passage_budget,
     predict_proba,
     token_counter,
@@ -430,7 +429,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     art = load_artifact(cfg.model)
     labels = art.taxonomy.ids
     single = art.single_label
-    method = cfg.aggregate or default_combine(single)
+    method = cfg.aggregate or art.combine
     data_paths, options, data = _load_data(cfg, art, notes)
     passages = data.passages
 

@@ -16,7 +16,8 @@ The four steps:
    scores (sigmoid for multi-label models, softmax for single-label ones, in float64).
 3. **Combine** (:func:`combine`): a record's (or an article's) scores from its pieces' scores.
    Multi-label: ``max`` by default (a frame present in any passage is present in the record;
-   ``noisy-or`` = ``1 - prod(1 - p)`` is optional). Single-label: ``mean`` (the average of the
+   ``noisy-or`` = ``1 - prod(1 - p)`` is optional, and the default of a model trained with
+   ``--record-loss noisy-or``; :attr:`framescope.modeling.Artifact.combine`). Single-label: ``mean`` (the average of the
    pieces' class distributions is itself a distribution, and every piece votes with its
    confidence; the max of softmax columns would not sum to one and lets one confident piece
    decide alone).
@@ -38,7 +39,7 @@ import numpy as np
 
 from framescope.data.passages import cut_article, fits
 from framescope.data.schema import Passage
-from framescope.modeling import Artifact
+from framescope.modeling import COMBINE_RULES, Artifact, default_combine
 
 __all__ = [
     "COMBINE_RULES",
@@ -63,8 +64,6 @@ __all__ = [
     "token_counter",
 ]
 
-#: How piece scores may be combined into a record's scores.
-COMBINE_RULES = ("max", "noisy-or", "mean")
 #: Decimals kept in written scores (labels are decided on the written values).
 SCORE_DIGITS = 7
 #: Texts tokenized per call in :func:`predict_proba` (the ids are kept, the rest is freed).
@@ -105,11 +104,6 @@ def decide(probs: np.ndarray, thresholds: Sequence[float] | np.ndarray, *,
             out[np.arange(len(probs)), probs.argmax(axis=1)] = True
         return out
     return probs >= np.asarray(thresholds, dtype=np.float64)[None, :]
-
-
-def default_combine(single_label: bool) -> str:
-    """The combine rule of a problem type: ``mean`` for single-label models, else ``max``."""
-    return "mean" if single_label else "max"
 
 
 def combine(piece_probs: np.ndarray, owner: np.ndarray | Sequence[int], n_units: int,

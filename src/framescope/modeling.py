@@ -29,6 +29,7 @@ from framescope.data.io import atomic_dir, cache_dir, recover_dir
 from framescope.data.taxonomy import Taxonomy
 
 __all__ = [
+    "COMBINE_RULES",
     "DEFAULT_BASE",
     "FORMAT_VERSION",
     "HEAD_PREFIXES",
@@ -36,6 +37,7 @@ __all__ = [
     "Artifact",
     "ArtifactError",
     "build_model",
+    "default_combine",
     "load_artifact",
     "quiet_transformers",
     "resolve_base",
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 META_FILE = "framescope.json"
+#: How a record's passage scores may be combined into its scores (see framescope.inference.combine).
+COMBINE_RULES = ("max", "noisy-or", "mean")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 #: Top-level module names of classification heads in transformers models (BERT/MPNet
 #: ``classifier``, others ``score``, ``head``, ``pre_classifier``, ``out_proj``).
@@ -165,6 +169,11 @@ def _check_safe(path: Path) -> None:
                             "and never unpickles; convert the weights to safetensors first.")
 
 
+def default_combine(single_label: bool) -> str:
+    """The combine rule of a problem type: ``mean`` for single-label models, else ``max``."""
+    return "mean" if single_label else "max"
+
+
 @dataclass
 class Artifact:
     """A loaded classifier: model, tokenizer, taxonomy, thresholds and metadata.
@@ -189,6 +198,14 @@ class Artifact:
     @property
     def single_label(self) -> bool:
         return self.meta.get("problem_type") == "single_label"
+
+    @property
+    def combine(self) -> str:
+        """How this model combines a record's passage scores: the rule it was trained with
+        (``training.combine`` in ``framescope.json``; ``noisy-or`` after ``--record-loss
+        noisy-or``), else ``max`` (``mean`` for single-label models)."""
+        rule = (self.meta.get("training") or {}).get("combine")
+        return rule if rule in COMBINE_RULES else default_combine(self.single_label)
 
     @property
     def max_length(self) -> int:

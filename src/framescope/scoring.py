@@ -51,7 +51,6 @@ from framescope.inference import (
     COMBINE_RULES,
     ChunkResult,
     PassageScorer,
-    default_combine,
     model_stamp,
     passage_budget,
     token_counter,
@@ -405,7 +404,7 @@ def _score_locked(model: str | os.PathLike[str] | Artifact, inputs: Sequence[str
         budget = passage_budget(artifact.tokenizer, artifact.max_length, cfg.max_tokens)
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    method = cfg.aggregate or default_combine(artifact.single_label)
+    method = cfg.aggregate or artifact.combine
     stamp = model_stamp(artifact)
     key = {
         "inputs": input_signature(inputs), "model": stamp["fingerprint"],

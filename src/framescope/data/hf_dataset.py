@@ -27,7 +27,7 @@ from framescope.data.taxonomy import Taxonomy, label_matrix
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["TOKEN_FIELDS", "Collator", "to_dataset"]
+__all__ = ["TOKEN_FIELDS", "BagCollator", "Collator", "to_bags", "to_dataset"]
 
 #: Tokenizer outputs the model reads.
 TOKEN_FIELDS = ("input_ids", "attention_mask", "token_type_ids")
@@ -136,6 +136,78 @@ class Collator:
                                    return_tensors="pt")
         dtype = torch.long if self.single_label else torch.float32
         batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=dtype)
+        batch["row_index"] = torch.tensor([f["row_index"] for f in features], dtype=torch.long)
+        if "label_mask" in features[0]:
+            batch["label_mask"] = torch.tensor([f["label_mask"] for f in features], dtype=torch.float32)
+        return dict(batch)
+
+
+def to_bags(pieces: datasets.Dataset, owner: np.ndarray, y: np.ndarray,
+            mask: np.ndarray | None = None) -> datasets.Dataset:
+    """A dataset of bags (records) over a passage dataset ``pieces`` from :func:`to_dataset`.
+
+    Row ``r`` is record ``r``: ``pieces`` (the row numbers of its passages in ``pieces``),
+    ``labels`` (the record's multi-hot labels ``y[r]``), ``row_index`` (``r``), ``length`` (its
+    passages' token count in all, for length-grouped batches) and, with ``mask``, ``label_mask``.
+    Records without passages are left out.
+
+    Example:
+        >>> bags = to_bags(piece_ds, pieces.owner, label_matrix(records, taxonomy))  # doctest: +SKIP
+        >>> bags[0]["pieces"]  # doctest: +SKIP
+        [0, 1, 2]
+    """
+    import datasets
+
+    owner = np.asarray(owner, dtype=np.int64)
+    if len(owner) != len(pieces):
+        raise ValueError(f"owner has {len(owner)} entries for {len(pieces)} passages")
+    lengths = np.asarray(pieces["length"], dtype=np.int64)
+    members: list[list[int]] = [[] for _ in range(len(y))]
+    for i, r in enumerate(owner.tolist()):
+        members[r].append(i)
+    keep = [r for r, m in enumerate(members) if m]
+    columns: dict[str, Any] = {
+        "pieces": [members[r] for r in keep],
+        "labels": np.asarray(y, dtype=np.float32)[keep].tolist(),
+        "row_index": keep,
+        "length": [int(lengths[members[r]].sum()) for r in keep],
+    }
+    if mask is not None:
+        columns["label_mask"] = np.asarray(mask, dtype=np.float32)[keep].tolist()
+    return datasets.Dataset.from_dict(columns)
+
+
+class BagCollator:
+    """Batches of bags: every passage of the batch's records padded together, with ``bag`` (the
+    position of each passage's record in the batch), the records' ``labels``, ``row_index`` and,
+    when present, ``label_mask``.
+
+    Passage rows (no ``pieces`` column: the dev and test sets, scored passage by passage) are
+    collated as :class:`Collator` does.
+
+    Args:
+        pieces: the passage dataset the bags point into (:func:`to_dataset`).
+        tokenizer: pads the token fields to the batch's longest passage.
+    """
+
+    def __init__(self, pieces: datasets.Dataset, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.keys = [k for k in TOKEN_FIELDS if k in pieces.column_names]
+        self.tokens = pieces.select_columns(self.keys)
+        self.plain = Collator(tokenizer, single_label=False)
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        if "pieces" not in features[0]:  # passage rows (dev and test evaluation)
+            return self.plain(features)
+        rows = [i for f in features for i in f["pieces"]]
+        bag = [b for b, f in enumerate(features) for _ in f["pieces"]]
+        got = self.tokens[rows]
+        batch = self.tokenizer.pad([{k: got[k][j] for k in self.keys} for j in range(len(rows))],
+                                   padding=True, return_tensors="pt")
+        batch["bag"] = torch.tensor(bag, dtype=torch.long)
+        batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.float32)
         batch["row_index"] = torch.tensor([f["row_index"] for f in features], dtype=torch.long)
         if "label_mask" in features[0]:
             batch["label_mask"] = torch.tensor([f["label_mask"] for f in features], dtype=torch.float32)

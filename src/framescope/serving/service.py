@@ -29,7 +29,6 @@ from framescope.inference import (
     ChunkResult,
     PassageScorer,
     cut_records,
-    default_combine,
     model_stamp,
     passage_budget,
     token_counter,
@@ -118,7 +117,7 @@ class ScoringService:
         self.labels = list(art.taxonomy.ids)
         self.count = token_counter(art.tokenizer)
         self.budget = passage_budget(art.tokenizer, art.max_length)
-        self.method = default_combine(art.single_label)
+        self.method = art.combine
         self.stamp = model_stamp(art)
         self._scorers[False].predict(["warm-up"])  # builds the runner (an ONNX export, int8 weights)
 

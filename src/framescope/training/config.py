@@ -18,7 +18,7 @@ from framescope.data.errors import DataError
 from framescope.data.records import ReadOptions
 from framescope.thresholds import POLICIES
 
-__all__ = ["DEFAULT_OUT", "TrainConfig"]
+__all__ = ["DEFAULT_OUT", "RECORD_LOSSES", "TrainConfig"]
 
 #: Where ``framescope train`` writes the default model.
 DEFAULT_OUT = "models/default"
@@ -26,6 +26,8 @@ DEFAULT_OUT = "models/default"
 #: the bundled seed data and for ``--from`` warm starts.
 AUTO_EPOCHS_CAP = 10.0
 AUTO_EPOCHS_FIXED = 2.0
+#: ``--record-loss``: per passage (inherited labels), or multiple-instance over a record's passages.
+RECORD_LOSSES = ("pieces", "max", "noisy-or")
 
 
 def _opt(help: str, **extra: Any) -> dict[str, Any]:
@@ -104,6 +106,13 @@ class TrainConfig:
         "records over the token budget: 'cut' into passages (training pieces inherit the "
         "labels; dev/test scores combine the pieces' scores, see framescope.inference) or "
         "'truncate' (default: cut)", choices=("cut", "truncate")))
+    record_loss: str = field(default="pieces", metadata=_opt(
+        "how a record cut into several passages is trained: 'pieces' (every passage inherits the "
+        "record's labels and is an example of its own) or, multiple-instance, 'max' / 'noisy-or' "
+        "(the loss is taken on the record's score, the max or noisy-OR 1 - prod(1 - p) of its "
+        "passages' scores, so one passage can carry a label the rest of the record lacks; the "
+        "model then combines passage scores the same way when it scores). Multi-label models "
+        "with --long-records cut only (default: pieces)", choices=RECORD_LOSSES))
     pos_weight: str = field(default="auto", metadata=_opt(
         "class-imbalance weights: 'auto' (sqrt(negatives/positives) per label, capped at 10; "
         "class weights for --single-label), 'balanced' (negatives/positives, capped at 50) or "
@@ -192,9 +201,15 @@ class TrainConfig:
         for name, choices in (("precision", ("auto", "fp32", "bf16")), ("long_records", ("cut", "truncate")),
                               ("threshold_policy", POLICIES),
                               ("pos_weight", ("auto", "balanced", "none")), ("on_error", ("stop", "skip")),
-                              ("head_init", ("probe", "random"))):
+                              ("head_init", ("probe", "random")), ("record_loss", RECORD_LOSSES)):
             if getattr(self, name) not in choices:
                 raise bad(name, "one of " + ", ".join(choices))
+        if self.record_loss != "pieces" and self.single_label:
+            raise ValueError(f"--record-loss {self.record_loss} (multiple-instance) needs a multi-label "
+                             "model: drop --single-label, or use --record-loss pieces.")
+        if self.record_loss != "pieces" and self.long_records != "cut":
+            raise ValueError(f"--record-loss {self.record_loss} trains on a record's passages, so it "
+                             "needs --long-records cut (the default); drop --long-records truncate.")
         if self.from_model and self.base:
             raise ValueError("The 'base' parameter cannot be combined with 'from_model': continued "
                              f"training keeps the backbone of {self.from_model}. Drop --base.")

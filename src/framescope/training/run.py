@@ -43,7 +43,7 @@ import numpy as np
 from framescope import metrics as M
 from framescope.data.errors import DataError
 from framescope.data.fingerprint import fingerprint
-from framescope.data.hf_dataset import Collator, to_dataset
+from framescope.data.hf_dataset import BagCollator, Collator, to_bags, to_dataset
 from framescope.data.provenance import carve_dev, portable_path, source_record
 from framescope.data.schema import Passage
 from framescope.data.taxonomy import Taxonomy, label_matrix
@@ -112,6 +112,9 @@ class TrainState:
     frozen: int = 0
     # make_datasets
     train_ds: Any = None
+    piece_ds: Any = None  # the training passages (== train_ds unless training is multiple-instance)
+    combine: str = "max"  # how a record's passage scores are combined (dev, test, the artifact)
+    train_batch: int = 16  # training rows (passages, or records with --record-loss) per batch
     dev_ds: Any = None
     new_pieces: int = 0
     dev_pieces: Pieces | None = None
@@ -243,14 +246,27 @@ def make_datasets(st: TrainState) -> None:
     """Step 3: passages cut to the budget, tokenised datasets, loss weights, label masks."""
     tax = st.taxonomy
     assert tax is not None
+    cfg = st.cfg
+    mil = cfg.record_loss != "pieces"
+    st.combine = "noisy-or" if cfg.record_loss == "noisy-or" else default_combine(st.single)
     n_old = len(st.old.taxonomy) if st.old is not None else len(tax)
     train_pieces = _cut(st, st.train, "train")
     pieces = list(train_pieces.passages)
+    records = list(st.train)
+    owners = [train_pieces.owner]
     masks = [np.ones((len(pieces), len(tax)), dtype=np.float32)]
+    record_masks = [np.ones((len(st.train), len(tax)), dtype=np.float32)]
     for src in st.replay:
-        rp = _cut(st, src.passages, "replay").passages
+        cut = _cut(st, src.passages, "replay")
+        rp = cut.passages
         m = np.zeros((len(rp), len(tax)), dtype=np.float32)
-        m[:, [tax.index[lab] for lab in (src.annotated or tax.ids[:n_old]) if lab in tax.index]] = 1.0
+        cols = [tax.index[lab] for lab in (src.annotated or tax.ids[:n_old]) if lab in tax.index]
+        m[:, cols] = 1.0
+        owners.append(cut.owner + len(records))
+        rm = np.zeros((len(src.passages), len(tax)), dtype=np.float32)
+        rm[:, cols] = 1.0
+        record_masks.append(rm)
+        records.extend(src.passages)
         pieces.extend(rp)
         masks.append(m)
     mask = np.concatenate(masks) if st.replay else None
@@ -260,9 +276,20 @@ def make_datasets(st: TrainState) -> None:
     st.new_pieces = len(train_pieces.passages)
     st.y_train = label_matrix(pieces, tax)
     st.y_dev = label_matrix(st.dev, tax)
-    st.weights = label_weights(st.y_train, st.mask, mode=st.cfg.pos_weight, single_label=st.single)
-    st.train_ds = to_dataset(pieces, tax, st.tokenizer, st.max_length, single_label=st.single,
-                             mask=st.mask)
+    st.piece_ds = st.train_ds = to_dataset(pieces, tax, st.tokenizer, st.max_length,
+                                           single_label=st.single, mask=st.mask)
+    st.train_batch = cfg.batch_size
+    if mil:
+        # one training row per record; its loss is on the combined score of its passages
+        y_rec = label_matrix(records, tax)
+        rmask = np.concatenate(record_masks) if st.mask is not None else None
+        st.train_ds = to_bags(st.piece_ds, np.concatenate(owners), y_rec, rmask)
+        # about as many passages per step as --batch-size, so the schedule stays comparable
+        per_bag = len(pieces) / max(len(st.train_ds), 1)
+        st.train_batch = max(1, round(cfg.batch_size / per_bag))
+        st.weights = label_weights(y_rec, rmask, mode=cfg.pos_weight, single_label=False)
+    else:
+        st.weights = label_weights(st.y_train, st.mask, mode=cfg.pos_weight, single_label=st.single)
     st.dev_ds = to_dataset(st.dev_pieces.passages, tax, st.tokenizer, st.max_length,
                            single_label=st.single)
     missing = [lab for j, lab in enumerate(tax.ids) if st.y_train[:, j].sum() == 0]
@@ -281,8 +308,8 @@ def init_head(st: TrainState) -> None:
     fit = list(range(n_old, len(st.labels)))
     if fit:
         st.say(f"fitting {len(fit)} head row(s) as a linear probe on the backbone's features "
-               f"({len(st.train_ds)} passages)")
-        st.probe = probe_head(st.model, st.train_ds, Collator(st.tokenizer, st.single), st.y_train,  # type: ignore[arg-type]
+               f"({len(st.piece_ds)} passages)")
+        st.probe = probe_head(st.model, st.piece_ds, Collator(st.tokenizer, st.single), st.y_train,  # type: ignore[arg-type]
                               fit, weights=st.weights, mask=st.mask, single_label=st.single,
                               batch_size=cfg.eval_batch_size, progress=st.progress)
 
@@ -291,7 +318,7 @@ def _dev_probs(st: TrainState, logits: np.ndarray) -> np.ndarray:
     """Dev records' scores from their pieces' logits: the one passage path's combine rule."""
     assert st.dev_pieces is not None
     return combine(probabilities(logits, single_label=st.single), st.dev_pieces.owner, len(st.dev),
-                   default_combine(st.single))
+                   st.combine)
 
 
 def _f1s(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> tuple[float, float]:
@@ -307,7 +334,7 @@ def fit(st: TrainState, scratch: str) -> None:
     cfg = st.cfg
     st.precision, st.precision_reason = choose_precision(cfg.precision)
     st.on_gpu = torch.cuda.is_available()
-    st.steps_per_epoch = math.ceil(len(st.train_ds) / cfg.batch_size)
+    st.steps_per_epoch = math.ceil(len(st.train_ds) / st.train_batch)
     total_steps = max(1, math.ceil(st.steps_per_epoch * cfg.epochs))
     sel = st.selection = Selection(cfg.patience, cfg.epochs)
     if cfg.max_minutes:
@@ -319,19 +346,25 @@ def fit(st: TrainState, scratch: str) -> None:
         macro, micro = _f1s(st.y_dev, decide(probs, half, single_label=st.single), st.labels)  # type: ignore[arg-type]
         return {"macro_f1": macro, "micro_f1": micro}
 
-    args = training_args(scratch, cfg, total_steps, st.precision, st.on_gpu, st.progress)
+    args = training_args(scratch, cfg, total_steps, st.precision, st.on_gpu, st.progress,
+                         batch_size=st.train_batch)
+    mil = st.train_ds is not st.piece_ds
+    collate = BagCollator(st.piece_ds, st.tokenizer) if mil else Collator(st.tokenizer, st.single)
     st.trainer = trainer_class()(model=st.model, args=args, train_dataset=st.train_ds,
-                                 eval_dataset=st.dev_ds, data_collator=Collator(st.tokenizer, st.single),
+                                 eval_dataset=st.dev_ds, data_collator=collate,
                                  compute_metrics=compute_metrics, pos_weight=st.weights,
-                                 single_label=st.single, head_lr=st.head_lr)
+                                 single_label=st.single, head_lr=st.head_lr,
+                                 record_loss=cfg.record_loss)
     st.trainer.remove_callback(ProgressCallback)
     st.trainer.remove_callback(PrinterCallback)
     for cb in callbacks(st.model, sel, st.progress):
         st.trainer.add_callback(cb)
-    replayed = len(st.train_ds) - st.new_pieces
-    st.say(f"training {len(st.train_ds)} passages ({len(st.train)} new"
-           + (f" + {replayed} replayed" if st.replay else "")
-           + f"), dev {len(st.dev)}, {len(st.labels)} labels, up to {cfg.epochs:g} epochs x "
+    replayed = len(st.piece_ds) - st.new_pieces
+    st.say(f"training {len(st.piece_ds)} passages ({st.new_pieces} new"
+           + (f" + {replayed} replayed" if st.replay else "") + ")"
+           + (f" as {len(st.train_ds)} records, loss on each record's {cfg.record_loss} score, "
+              f"{st.train_batch} record(s) a step" if mil else "")
+           + f", dev {len(st.dev)}, {len(st.labels)} labels, up to {cfg.epochs:g} epochs x "
            f"{st.steps_per_epoch} steps, {st.precision} on {'cuda' if st.on_gpu else 'cpu'} "
            f"({st.precision_reason})")
     t0 = time.perf_counter()
@@ -398,7 +431,7 @@ def score_test(st: TrainState) -> None:
     st.trainer.compute_metrics = None  # dev metrics only; the test set is scored here
     logits = in_order(st.trainer.predict(ds))
     probs = combine(probabilities(logits, single_label=st.single), pieces.owner, len(st.test),
-                    default_combine(st.single))
+                    st.combine)
     st.metrics["test"] = _metrics_block(st, label_matrix(st.test, st.taxonomy), probs)  # type: ignore[arg-type]
 
 
@@ -434,7 +467,10 @@ def _meta(st: TrainState) -> dict[str, Any]:
             "precision": st.precision, "precision_reason": st.precision_reason,
             "device": "cuda" if st.on_gpu else "cpu",
             "world_size": int(st.trainer.args.world_size),
-            "train_passages": len(st.train_ds), "new_passages": st.new_pieces,
+            "train_passages": len(st.piece_ds), "new_passages": st.new_pieces,
+            "record_loss": cfg.record_loss,
+            "train_records": len(st.train_ds) if st.train_ds is not st.piece_ds else None,
+            "train_batch": st.train_batch,
             "frozen_parameters": st.frozen,
             "trainable_parameters": sum(p.numel() for p in st.model.parameters() if p.requires_grad),
             "records_cut_into_passages": st.cut,
@@ -448,13 +484,15 @@ def _meta(st: TrainState) -> dict[str, Any]:
                                       else "random"},
             "label_weights": weights,
             "loss": ("cross-entropy" if st.single else "binary cross-entropy with logits")
+                    + ("" if cfg.record_loss == "pieces" else
+                       f" on each record's {cfg.record_loss} of its passages' scores (multiple-instance)")
                     + ("" if st.weights is None else f", weights: {cfg.pos_weight}")
                     + (", masked for labels the replayed data was not annotated for"
                        if st.mask is not None else ""),
             "train_positives": {lab: int(st.y_train[:, j].sum()) for j, lab in enumerate(st.labels)},
             "selection": ("epoch with the best dev macro-F1 at threshold 0.5" if not st.single else
                           "epoch with the best dev macro-F1 (argmax)") + ", ties broken by dev loss",
-            "combine": default_combine(st.single),
+            "combine": st.combine,
             "threshold_policy": cfg.threshold_policy,
             "transformers_trainer": transformers.__version__,
         },

@@ -18,7 +18,8 @@ import numpy as np
 from framescope.training.config import TrainConfig
 from framescope.training.head import head_param_groups
 
-__all__ = ["Selection", "callbacks", "choose_precision", "in_order", "trainer_class", "training_args"]
+__all__ = ["Selection", "bag_log_probs", "callbacks", "choose_precision", "in_order", "trainer_class",
+           "training_args"]
 
 
 def choose_precision(precision: str) -> tuple[str, str]:
@@ -48,6 +49,37 @@ def choose_precision(precision: str) -> tuple[str, str]:
                     "several times slower than fp32")
 
 
+def bag_log_probs(logits: Any, bag: Any, n_bags: int, rule: str) -> tuple[Any, Any]:
+    """``(log P, log(1 - P))`` per bag and label, where ``P`` is a bag's score from its passages'
+    logits: ``max`` (the highest passage score) or ``noisy-or`` (``1 - prod(1 - p)``).
+
+    Both are computed in log space so the loss stays finite: ``log(1 - P)`` of noisy-OR is the sum
+    of the passages' ``log(1 - p)``, and ``log P`` comes from it through a stable ``log(1 - e^x)``.
+
+    Args:
+        logits: ``(passages, labels)`` tensor.
+        bag: ``(passages,)`` long tensor, each passage's bag in ``range(n_bags)``.
+        n_bags: the number of bags; every bag needs at least one passage.
+        rule: ``max`` or ``noisy-or``.
+    """
+    import torch
+
+    index = bag.unsqueeze(1).expand_as(logits)
+    if rule == "max":
+        z = torch.full((n_bags, logits.shape[1]), float("-inf"), dtype=logits.dtype, device=logits.device)
+        z = z.scatter_reduce(0, index, logits, reduce="amax", include_self=False)
+        return torch.nn.functional.logsigmoid(z), torch.nn.functional.logsigmoid(-z)
+    if rule != "noisy-or":
+        raise ValueError(f"The 'rule' parameter must be max or noisy-or. Got {rule!r} instead.")
+    miss = torch.zeros((n_bags, logits.shape[1]), dtype=logits.dtype, device=logits.device)
+    miss = miss.index_add(0, bag, torch.nn.functional.logsigmoid(-logits))  # log(1 - P) <= 0
+    # log(1 - e^x) for x < 0: log(-expm1(x)) near 0, log1p(-e^x) further out; each branch gets an
+    # input clamped to its own range so neither produces inf/NaN gradients through torch.where
+    near = torch.log(-torch.expm1(miss.clamp(min=-0.6931, max=-1e-7)))
+    far = torch.log1p(-torch.exp(miss.clamp(max=-0.6931)))
+    return torch.where(miss > -0.6931, near, far), miss
+
+
 def trainer_class() -> type:
     """The Trainer subclass (built on first use, so importing this module stays light)."""
     import torch
@@ -57,11 +89,13 @@ def trainer_class() -> type:
         """A :class:`~transformers.Trainer` with weighted, maskable BCE or weighted cross-entropy."""
 
         def __init__(self, *args: Any, pos_weight: np.ndarray | None = None,
-                     single_label: bool = False, head_lr: float | None = None, **kwargs: Any) -> None:
+                     single_label: bool = False, head_lr: float | None = None,
+                     record_loss: str = "pieces", **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.fs_weight = None if pos_weight is None else torch.tensor(pos_weight)
             self.fs_single = single_label
             self.fs_head_lr = head_lr
+            self.fs_record_loss = record_loss
 
         def create_optimizer(self, model: Any = None) -> Any:
             """The Trainer's AdamW, with the classification head in groups of its own learning rate."""
@@ -81,10 +115,17 @@ def trainer_class() -> type:
             labels = inputs.pop("labels")
             inputs.pop("row_index", None)
             mask = inputs.pop("label_mask", None)
+            bag = inputs.pop("bag", None)
             outputs = model(**inputs)
             logits = outputs.logits.float()
             weight = None if self.fs_weight is None else self.fs_weight.to(logits.device)
-            if self.fs_single:
+            if bag is not None:  # multiple-instance: the loss is on each record's combined score
+                log_p, log_q = bag_log_probs(logits, bag, labels.shape[0], self.fs_record_loss)
+                y = labels.to(logits.dtype)
+                pos = y * log_p if weight is None else weight * y * log_p
+                per = -(pos + (1 - y) * log_q)
+                loss = per.mean() if mask is None else (per * mask).sum() / mask.sum().clamp(min=1.0)
+            elif self.fs_single:
                 loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
             else:
                 per = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -221,8 +262,10 @@ def in_order(pred: Any) -> np.ndarray:
 
 
 def training_args(scratch: str, cfg: TrainConfig, total_steps: int, precision: str,
-                  on_gpu: bool, progress: bool) -> Any:
-    """The :class:`~transformers.TrainingArguments` of a run (no checkpoints are written)."""
+                  on_gpu: bool, progress: bool, batch_size: int | None = None) -> Any:
+    """The :class:`~transformers.TrainingArguments` of a run (no checkpoints are written);
+    ``batch_size`` overrides ``cfg.batch_size`` for training (records per batch with
+    multiple-instance training)."""
     from transformers import TrainingArguments as cls
 
     names = {f.name for f in dataclasses.fields(cls)}
@@ -231,7 +274,7 @@ def training_args(scratch: str, cfg: TrainConfig, total_steps: int, precision: s
                 else {"group_by_length": True})
     return cls(
         output_dir=scratch, num_train_epochs=cfg.epochs, learning_rate=cfg.lr,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
+        per_device_train_batch_size=batch_size or cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
         weight_decay=cfg.weight_decay, warmup_steps=round(cfg.warmup_ratio * total_steps),
         lr_scheduler_type="linear", eval_strategy="epoch", save_strategy="no",
         logging_strategy="epoch", report_to="none", seed=cfg.seed, data_seed=cfg.seed,

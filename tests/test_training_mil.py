@@ -136,6 +136,8 @@ def test_noisy_or_training_on_articles_end_to_end(tiny_base: Path, tmp_path: Pat
     losses = [h["train_loss"] for h in tr["history"]]
     assert len(losses) == 3 and losses[-1] < losses[0]  # it learns
     assert load_artifact(out).combine == "noisy-or"
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "combine by `noisy-or` (trained multiple-instance" in card
     rep = tmp_path / "rep"
     assert main(["evaluate", "--model", str(out), "--data", str(data), "--out", str(rep),
                  "--baseline", "none", "--no-reports", "--bootstrap", "10"]) == 0
@@ -153,3 +155,21 @@ def test_records_that_fit_train_the_same_under_either_objective(tiny_base: Path,
     assert b.meta["training"]["train_batch"] == 8 and b.meta["training"]["combine"] == "max"
     ha, hb = a.meta["training"]["history"][0], b.meta["training"]["history"][0]
     assert ha["dev_loss"] == pytest.approx(hb["dev_loss"], rel=1e-4)
+
+
+def test_continued_training_keeps_replayed_records_whole(tiny_base: Path, tmp_path: Path) -> None:
+    """--from with --record-loss: the replayed old articles become bags too, masked for new labels."""
+    old_rows = [dict(r, labels=[x for x in r["labels"] if x != "gamma"]) for r in _articles(90, seed=6)]
+    new_rows = _articles(60, seed=7)
+    common = dict(max_length=24, lr=5e-3, batch_size=8, freeze_embeddings=False, freeze_layers=0,
+                  min_dev_positives=2, epochs=1, record_loss="max")
+    old_out = tmp_path / "old"
+    train(TrainConfig(train=[str(_write(tmp_path / "old.jsonl", old_rows))], out=str(old_out),
+                      base=str(tiny_base), taxonomy=None, **common), progress=False)
+    assert load_artifact(old_out).taxonomy.ids == ["alpha", "beta"]
+    tr = train(TrainConfig(train=[str(_write(tmp_path / "new.jsonl", new_rows))], out=str(tmp_path / "new"),
+                           from_model=str(old_out), **common), progress=False).meta["training"]
+    replayed = tr["train_passages"] - tr["new_passages"]
+    assert replayed > 0 and tr["train_records"] > len(new_rows) * 0.8  # new + replayed articles
+    assert "masked for labels the replayed data was not annotated for" in tr["loss"]
+    assert load_artifact(tmp_path / "new").taxonomy.ids == ["alpha", "beta", "gamma"]

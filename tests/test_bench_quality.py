@@ -149,3 +149,19 @@ def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
     mil = quality.effective_task(quality.TASK_SPECS["semeval-frames"], "mil-noisy-or")
     assert mil.eval_args[-1] == "noisy-or" and mil.extra_evals["max"][-1] == "max"
     assert quality._epochs("auto").startswith("auto") and quality._epochs(2.0) == "2"
+
+
+def test_threshold_policies_section_lists_every_policy_and_label():
+    spec = importlib.util.spec_from_file_location("bench_thresholds", ROOT / "bench" / "threshold_policies.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    s = {"mean": 0.25, "sd": 0.05, "values": [0.2, 0.3]}
+    pol = {"micro_f1": s, "macro_f1": s, "thresholds_moved": [3, 4],
+           "per_label": {"Doubt": {**s, "support": 9}, "Slogans": {"mean": None, "support": 0}}}
+    text = module.render([{"run": "semeval-persuasion--x", "eval_data": ["dev.txt"], "policies": {"a": pol, "b": pol},
+                           "bench_run": "python bench/quality.py", "seconds": 60, "machine": {"cpu": "X", "cores": 2},
+                           "peak_rss_mb": 100, "git_commit": "abc", "date": "2026-11-30",
+                           "commands": {"b": ["framescope thresholds", "framescope evaluate"]}}])
+    assert text.startswith(module.BEGIN) and text.endswith(module.END)
+    assert "| a | 0.250 ± 0.050 | 0.250 ± 0.050 | 3, 4 |" in text
+    assert "| Doubt | 9 | 0.250 ± 0.050 | 0.250 ± 0.050 |" in text and "| Slogans | 0 | n/a | n/a |" in text

@@ -1,0 +1,166 @@
+"""Per-label thresholds for rare labels: other threshold policies on models already trained by
+``bench/quality.py --keep-models``, without retraining.
+
+    python bench/quality.py --task semeval-persuasion --variant pos-weight-balanced --keep-models
+    python bench/threshold_policies.py --run semeval-persuasion--pos-weight-balanced
+    python bench/threshold_policies.py --render
+
+By default ``framescope train`` tunes a label's threshold only when its dev set has at least 5
+positives; the others keep 0.5. On SemEval persuasion (a 30% training share, dev carved from it)
+about half of the 23 techniques fall under that bar. For every kept seed model this script
+chooses the thresholds again with ``framescope thresholds`` on the model's own recorded dev data
+(never on the evaluation data) under each policy below, then scores the evaluation data with
+``framescope evaluate``; the "as trained" row is the bench run's own evaluation of the same
+models. All commands run as subprocesses through ``bench/quality.py``'s step runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import quality  # noqa: E402  (step runner, machine facts, metrics reader)
+from _common import write_section  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+BEGIN, END = ("<!-- threshold-policies:begin (written by bench/threshold_policies.py) -->",
+              "<!-- threshold-policies:end -->")
+#: name -> framescope thresholds arguments
+POLICIES: dict[str, list[str]] = {
+    "tuned, every label with a dev positive": ["--policy", "tuned", "--min-positives", "1"],
+    "shrunk (k=5), every label with a dev positive": ["--policy", "shrunk", "--shrink", "5",
+                                                      "--min-positives", "1"],
+}
+
+
+def _summary(values: list[float | None]) -> dict[str, Any]:
+    vals = [v for v in values if v is not None]
+    return {"mean": round(statistics.mean(vals), 4) if vals else None,
+            "sd": round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0,
+            "values": [round(v, 4) for v in vals]}
+
+
+def run(name: str, cache: Path, results: Path = RESULTS) -> dict[str, Any]:
+    """Re-choose thresholds and evaluate for every kept seed model of bench run ``name``."""
+    bench = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
+    models = sorted((cache / name / "models").glob("seed*"))
+    if not models:
+        raise SystemExit(f"no kept models under {cache / name / 'models'}: rerun bench/quality.py "
+                         "with --keep-models")
+    eval_data = [str((ROOT / p).resolve()) for p in bench["data"]["eval"]]
+    logs, out_dir = cache / f"{name}--thresholds" / "logs", cache / f"{name}--thresholds"
+    t0 = time.perf_counter()
+    rows: dict[str, list[dict[str, Any]]] = {"as trained (tuned, labels with at least 5 dev positives)": [
+        {**s["metrics"]["model"], "thresholds_moved": s["artifact"].get("thresholds_tuned")}
+        for s in bench["seeds"]]}
+    steps, commands = [], {}
+    for pol, args in POLICIES.items():
+        tag = "-".join(a.strip("-") for a in args)
+        rows[pol] = []
+        for model in models:
+            retuned = out_dir / "models" / f"{model.name}-{tag}"
+            report = out_dir / "reports" / f"{model.name}-{tag}"
+            cmd_t = [*quality.framescope_exe(), "thresholds", "--model", str(model), *args, "--out", str(retuned)]
+            cmd_e = [*quality.framescope_exe(), "evaluate", "--model", str(retuned), "--data", *eval_data,
+                     "--out", str(report), "--baseline", "none", "--bootstrap", "200", "--no-reports"]
+            steps += [quality.run_step(f"thresholds-{model.name}-{tag}", cmd_t, logs),
+                      quality.run_step(f"evaluate-{model.name}-{tag}", cmd_e, logs)]
+            commands.setdefault(pol, [quality.display(cmd_t), quality.display(cmd_e)])
+            meta = json.loads((retuned / "framescope.json").read_text(encoding="utf-8"))
+            m = quality._read_metrics(report)["model"]
+            m["thresholds_moved"] = sum(1 for v in (meta.get("threshold_source") or {}).values() if v != "default")
+            rows[pol].append(m)
+    out = {"run": name, "task": bench["task"], "metric": bench["metric"], "bench_run": bench["bench_command"],
+           "eval_data": bench["data"]["eval"], "policies": {}, "commands": commands,
+           "seconds": round(time.perf_counter() - t0, 1), "machine": quality.machine_facts(),
+           "git_commit": quality.git_commit(),
+           "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "peak_rss_mb": round(max((s.peak_rss_mb for s in steps), default=0), 1)}
+    for pol, ms in rows.items():
+        labels = list(ms[0].get("per_label", {}))
+        out["policies"][pol] = {
+            "micro_f1": _summary([m.get("micro_f1") for m in ms]),
+            "macro_f1": _summary([m.get("macro_f1") for m in ms]),
+            "thresholds_moved": [m.get("thresholds_moved") for m in ms],
+            "per_label": {lab: {**_summary([m["per_label"][lab]["f1"] for m in ms]),
+                                "support": ms[0]["per_label"][lab]["support"]} for lab in labels}}
+    path = results / f"threshold-policies--{name}.json"
+    from framescope.data.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+    return out
+
+
+def _fmt(s: dict[str, Any] | None) -> str:
+    if not s or s.get("mean") is None:
+        return "n/a"
+    return f"{s['mean']:.3f} ± {s['sd']:.3f}"
+
+
+def render(results: list[dict[str, Any]]) -> str:
+    """The RESULTS.md section of every threshold-policy run."""
+    lines = [BEGIN, "## Thresholds for rare labels (`python bench/threshold_policies.py`)", "",
+             "The same trained models, thresholds chosen again on each model's own recorded dev data "
+             "(`framescope thresholds`), then scored on the evaluation data. Mean ± sd over the bench "
+             "run's seeds.", ""]
+    for r in results:
+        pols = r["policies"]
+        lines += [f"### `{r['run']}` on {', '.join(f'`{p}`' for p in r['eval_data'])}", "",
+                  "| threshold policy | micro-F1 | macro-F1 | labels off 0.5 (per seed) |", "|---|---|---|---|"]
+        for pol, s in pols.items():
+            moved = ", ".join("?" if x is None else str(x) for x in s["thresholds_moved"])
+            lines.append(f"| {pol} | {_fmt(s['micro_f1'])} | {_fmt(s['macro_f1'])} | {moved or 'as recorded'} |")
+        names = list(pols)
+        lines += ["", "<details><summary>Per-label F1</summary>", "",
+                  "| label | support | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        first = pols[names[0]]["per_label"]
+        for lab in sorted(first, key=lambda k: -(first[k].get("support") or 0)):
+            lines.append(f"| {lab} | {first[lab]['support']} | "
+                         + " | ".join(_fmt(pols[n]["per_label"].get(lab)) for n in names) + " |")
+        m = r["machine"]
+        lines += ["", "</details>", "",
+                  f"Bench run: `{r['bench_run']}`. Re-choosing and scoring took {r['seconds'] / 60:.1f} min "
+                  f"on {m.get('cpu')}, {m.get('cores')} cores (peak RSS of a step {r['peak_rss_mb']:.0f} MiB), "
+                  f"commit `{r['git_commit']}`, {r['date'][:10]}. Commands (first seed):", "", "```"]
+        for cmds in r["commands"].values():
+            lines += cmds
+        lines += ["```", ""]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", help="a bench/quality.py run name (TASK or TASK--TAG) whose models were kept")
+    p.add_argument("--cache", type=Path, default=quality.CACHE, help="bench/quality.py's cache folder")
+    p.add_argument("--results-dir", type=Path, default=RESULTS,
+                   help="where the bench run's TASK.json is and this script's results go (RESULTS.md beside it)")
+    p.add_argument("--render", action="store_true", help="only redraw the RESULTS.md section")
+    args = p.parse_args(argv)
+    if not args.run and not args.render:
+        p.error("give --run NAME or --render")
+    if args.run:
+        if not (quality.SHARED).exists():
+            print("skipped: ../shared/data not found")
+            return 0
+        run(args.run, args.cache, args.results_dir)
+    found = [json.loads(f.read_text(encoding="utf-8"))
+             for f in sorted(args.results_dir.glob("threshold-policies--*.json"))]
+    if found:
+        md = args.results_dir.parent / "RESULTS.md"
+        write_section(md, BEGIN, END, render(found))
+        print(f"wrote {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

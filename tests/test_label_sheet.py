@@ -108,6 +108,18 @@ def test_filled_sheet_round_trip(tax: Path, tmp_path: Path, capsys) -> None:
     assert "OK: 1 input(s) valid" in capsys.readouterr().out
 
 
+def test_training_on_a_filled_sheet_directly_says_to_import_it(tax: Path, tmp_path: Path) -> None:
+    """'none' would become a label and empty cells errors: train and evaluate refuse the sheet."""
+    from framescope.data import DataError
+    from framescope.data.dataset import load_passages
+    from framescope.data.records import ReadOptions
+
+    filled = fill(sheet(tmp_path), tmp_path / "ann1.csv", FILLED)
+    with pytest.raises(DataError, match=r"ann1\.csv:1: field 'labels': this is a label sheet.*label import"):
+        load_passages([filled], ReadOptions(labels_required=True), taxonomy="infer", on_error="stop")
+    assert len(load_passages([filled], ReadOptions(), taxonomy=None).passages) == 4  # scoring reads it
+
+
 def test_semicolon_delimited_sheet(tax: Path, tmp_path: Path, capsys) -> None:
     """Spreadsheets in some locales save CSV with ';' between cells."""
     filled = fill(sheet(tmp_path), tmp_path / "ann1.csv", FILLED, delimiter=";")

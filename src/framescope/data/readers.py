@@ -19,6 +19,7 @@ from framescope.data.errors import RecordError
 from framescope.data.html import html_to_text
 from framescope.data.io import csv_rows, open_binary, parse_json
 from framescope.data.records import (
+    LABEL_SHEET_MARKERS,
     Item,
     ReadOptions,
     column_mapper,
@@ -142,6 +143,15 @@ def read_csv(path: Path, opts: ReadOptions, delimiter: str) -> Iterator[Item]:
                               f"no column {opts.text_column!r}; columns found: "
                               f"{sorted(reader.fieldnames)}",
                               _delimiter_hint(list(reader.fieldnames), delimiter, opts.text_column))
+            return
+        if (opts.labels_required and opts.labels_column == "labels"
+                and set(LABEL_SHEET_MARKERS) <= set(reader.fieldnames)):
+            yield RecordError(source, 1, "labels",
+                              "this is a label sheet from `framescope label select`: its 'labels' cells are "
+                              "an annotation form ('none' = no frame, empty = not labelled yet) that would "
+                              "be misread as labels here",
+                              f"turn it into labelled data first: framescope label import {path} "
+                              "--taxonomy TAXONOMY --out labelled.jsonl, then use labelled.jsonl")
             return
         columns = len(reader.fieldnames)
         count, last_line = 0, 1

@@ -19,6 +19,7 @@ from framescope.data.schema import Passage, RecordErrorException, record_to_pass
 __all__ = [
     "FORMATS",
     "LABEL_LIKE_COLUMNS",
+    "LABEL_SHEET_MARKERS",
     "Item",
     "ReadOptions",
     "column_mapper",
@@ -38,6 +39,9 @@ FORMATS = ("auto", "jsonl", "csv", "tsv", "parquet", "rss", "txt-dir",
 #: Column names that look like labels; one present but not read as labels gets a warning.
 LABEL_LIKE_COLUMNS = ("labels", "label", "tags", "tag", "frames", "frame", "categories",
                       "category", "class", "classes", "target", "targets")
+#: Columns of the spreadsheet ``framescope label select`` writes: its ``labels`` cells are an
+#: annotation form (``none`` = no frame, empty = not labelled yet), read by ``label import``.
+LABEL_SHEET_MARKERS = ("text_sha1", "labels", "rank")
 
 
 @dataclass

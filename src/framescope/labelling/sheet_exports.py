@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from framescope.data.errors import RecordError
+from framescope.data.records import LABEL_SHEET_MARKERS
 from framescope.labelling.votes import ExportFile, ExportTask, Vote, file_error, text_sha1
 from framescope.reports.analyst import csv_safe
 
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 #: Columns that make a CSV a filled sheet (with no Label Studio annotation column).
-SHEET_MARKERS = ("text_sha1", "labels", "rank")
+SHEET_MARKERS = LABEL_SHEET_MARKERS
 #: Columns only Label Studio's CSV export has (one row per annotation).
 LS_ANNOTATION_COLUMNS = ("annotation_id", "lead_time", "created_at", "updated_at", "was_cancelled",
                          "completed_by")

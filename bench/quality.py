@@ -921,7 +921,13 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         label = (VARIANTS.get(v.get("variant_of") or v["variant"], {}).get("label")
                  or f"improvement try: `{v['variant']}`")
         if v["variant"] != v.get("variant_of") and v.get("variant_of"):
-            lr = v["config"].get("lr")
+            vc = v["config"]
+            lr = vc.get("lr")
+            share = vc.get("train_fraction", 1)
+            label += (f", {'all training data' if share >= 1 else f'{share:.0%} of train'}"
+                      if share != cfg.get("train_fraction", 1) else "")
+            label += f", {_epochs(vc['epochs'])} epochs" if vc["epochs"] != cfg["epochs"] else ""
+            label += f", max length {vc['max_length']}" if vc["max_length"] != cfg["max_length"] else ""
             label += (f", learning rate {lr:g}" if lr else "") + f" (`{v['variant']}`)"
         out.append(f"| {label} | {_fmt(vs['model'][metric])} | "
                    f"{other.replace('_', '-')} {_fmt(vs['model'][other])} | {len(v['config']['seeds'])} |")

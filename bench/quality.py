@@ -63,6 +63,8 @@ TAXONOMIES = ROOT / "data" / "taxonomies"
 TASKS = ("semeval-persuasion", "semeval-frames", "babe")
 #: The seed of every data split made here (fixed: the split is part of the benchmark's definition).
 SPLIT_SEED = 13
+#: Where RESULTS.md's generated part ends: what follows comes from other bench scripts and is kept.
+OTHERS_MARKER = "<!-- bench/quality.py writes what is above; the sections below come from other bench scripts -->"
 #: A task must finish (all seeds) within this many seconds on the 2-core reference machine.
 TASK_BUDGET_S = 30 * 60
 WORD = re.compile(r"\w+(?:['’\-]\w+)*")
@@ -460,6 +462,7 @@ TASK_SPECS: dict[str, Task] = {t.name: t for t in (PERSUASION, FRAMES, BABE)}
 VARIANTS: dict[str, dict[str, Any]] = {
     "pos-weight-balanced": {
         "train": ["--pos-weight", "balanced"],
+        "label": "framescope, loss weights negatives/positives (`--pos-weight balanced`)",
         "about": "class weighting negatives/positives per label (capped at 50) instead of the "
                  "default sqrt(negatives/positives)"},
     "leads": {
@@ -475,6 +478,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                  "probe on the frozen backbone first, then fine-tuned at 5e-5"},
     "len256": {
         "defaults": {"max_length": 256},
+        "label": "framescope, passages of up to 256 tokens",
         "about": "passages of up to 256 tokens instead of 128 (a longer context per passage; many "
                  "persuasion paragraphs are longer than 128 tokens), the same data share and epochs"},
     "lr3e-4": {"train": ["--lr", "3e-4"], "about": "peak learning rate 3e-4 instead of the default"},
@@ -918,9 +922,10 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
     baselines_shown = [sm["baseline"][metric].get("values")]
     for v in variants:
         vs = v["summary"]
-        label = (VARIANTS.get(v.get("variant_of") or v["variant"], {}).get("label")
+        tag_only = not v.get("variant_of") and v["variant"] not in VARIANTS  # --tag with other flags
+        label = ("framescope" if tag_only else VARIANTS.get(v.get("variant_of") or v["variant"], {}).get("label")
                  or f"improvement try: `{v['variant']}`")
-        if v["variant"] != v.get("variant_of") and v.get("variant_of"):
+        if (v["variant"] != v.get("variant_of") and v.get("variant_of")) or tag_only:
             vc = v["config"]
             lr = vc.get("lr")
             share = vc.get("train_fraction", 1)
@@ -953,7 +958,8 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         ran = ("; epochs run " + ", ".join(str(t.get("epochs_run")) for t in run) + " (best "
                + ", ".join(str(t.get("best_epoch")) for t in run) + ")") if run and all(run) else ""
         peak = max((x["peak_rss_mb_max"] for x in v["timing"]["steps"].values()), default=0)
-        out.append(f"`{v['variant']}`: {v.get('variant_about')}. Settings: {_epochs(vc['epochs'])} epoch(s) "
+        about = v.get("variant_about") or "the main rows' recipe with these settings"
+        out.append(f"`{v['variant']}`: {about}. Settings: {_epochs(vc['epochs'])} epoch(s) "
                    f"max{ran}, max length {vc['max_length']}, train share {vc.get('train_fraction', 1):.0%}{lr}, "
                    f"backbone {vc.get('base')}; ran on {where} in {v['timing']['total_seconds'] / 60:.1f} min for "
                    f"{len(vc['seeds'])} seed(s), peak RSS of a step {peak:.0f} MiB "
@@ -1092,6 +1098,14 @@ def render_results(results_dir: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> P
     extra = results_dir / "NOTES.md"
     if extra.exists():
         lines += [extra.read_text(encoding="utf-8").rstrip(), ""]
+    # the sections other bench scripts write (bench/_common.write_section) follow this marker and
+    # are kept as they are
+    tail = ""
+    if out.exists():
+        old = out.read_text(encoding="utf-8")
+        if OTHERS_MARKER in old:
+            tail = old[old.index(OTHERS_MARKER) + len(OTHERS_MARKER):].strip("\n")
+    lines += [OTHERS_MARKER, ""] + ([tail, ""] if tail else [])
     atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
     return out
 

@@ -165,3 +165,18 @@ def test_threshold_policies_section_lists_every_policy_and_label():
     assert text.startswith(module.BEGIN) and text.endswith(module.END)
     assert "| a | 0.250 ± 0.050 | 0.250 ± 0.050 | 3, 4 |" in text
     assert "| Doubt | 9 | 0.250 ± 0.050 | 0.250 ± 0.050 |" in text and "| Slogans | 0 | n/a | n/a |" in text
+
+
+def test_render_keeps_the_sections_other_scripts_wrote(quality, tmp_path):
+    """--render rebuilds its own part and keeps what follows the marker (other bench scripts)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "NOTES.md").write_text("## Notes\n\nours\n")
+    out = tmp_path / "RESULTS.md"
+    out.write_text(f"# stale\n\n{quality.OTHERS_MARKER}\n\n<!-- x:begin -->\n## Other script\n\nkept\n<!-- x:end -->\n")
+    quality.render_results(results, out)
+    first = out.read_text()
+    assert "# stale" not in first and "ours" in first and first.count(quality.OTHERS_MARKER) == 1
+    assert first.index("ours") < first.index(quality.OTHERS_MARKER) < first.index("## Other script\n\nkept")
+    quality.render_results(results, out)
+    assert out.read_text() == first

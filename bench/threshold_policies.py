@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -39,13 +38,6 @@ POLICIES: dict[str, list[str]] = {
     "shrunk (k=5), every label with a dev positive": ["--policy", "shrunk", "--shrink", "5",
                                                       "--min-positives", "1"],
 }
-
-
-def _summary(values: list[float | None]) -> dict[str, Any]:
-    vals = [v for v in values if v is not None]
-    return {"mean": round(statistics.mean(vals), 4) if vals else None,
-            "sd": round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0,
-            "values": [round(v, 4) for v in vals]}
 
 
 def run(name: str, cache: Path, results: Path = RESULTS) -> dict[str, Any]:
@@ -87,10 +79,10 @@ def run(name: str, cache: Path, results: Path = RESULTS) -> dict[str, Any]:
     for pol, ms in rows.items():
         labels = list(ms[0].get("per_label", {}))
         out["policies"][pol] = {
-            "micro_f1": _summary([m.get("micro_f1") for m in ms]),
-            "macro_f1": _summary([m.get("macro_f1") for m in ms]),
+            "micro_f1": quality._mean_sd([m.get("micro_f1") for m in ms]),
+            "macro_f1": quality._mean_sd([m.get("macro_f1") for m in ms]),
             "thresholds_moved": [m.get("thresholds_moved") for m in ms],
-            "per_label": {lab: {**_summary([m["per_label"][lab]["f1"] for m in ms]),
+            "per_label": {lab: {**quality._mean_sd([m["per_label"][lab]["f1"] for m in ms]),
                                 "support": ms[0]["per_label"][lab]["support"]} for lab in labels}}
     path = results / f"threshold-policies--{name}.json"
     from framescope.data.io import atomic_write_text
@@ -98,12 +90,6 @@ def run(name: str, cache: Path, results: Path = RESULTS) -> dict[str, Any]:
     atomic_write_text(path, json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")
     return out
-
-
-def _fmt(s: dict[str, Any] | None) -> str:
-    if not s or s.get("mean") is None:
-        return "n/a"
-    return f"{s['mean']:.3f} ± {s['sd']:.3f}"
 
 
 def render(results: list[dict[str, Any]]) -> str:
@@ -118,14 +104,14 @@ def render(results: list[dict[str, Any]]) -> str:
                   "| threshold policy | micro-F1 | macro-F1 | labels off 0.5 (per seed) |", "|---|---|---|---|"]
         for pol, s in pols.items():
             moved = ", ".join("?" if x is None else str(x) for x in s["thresholds_moved"])
-            lines.append(f"| {pol} | {_fmt(s['micro_f1'])} | {_fmt(s['macro_f1'])} | {moved or 'as recorded'} |")
+            lines.append(f"| {pol} | {quality._fmt(s['micro_f1'])} | {quality._fmt(s['macro_f1'])} | {moved or 'as recorded'} |")
         names = list(pols)
         lines += ["", "<details><summary>Per-label F1</summary>", "",
                   "| label | support | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
         first = pols[names[0]]["per_label"]
         for lab in sorted(first, key=lambda k: -(first[k].get("support") or 0)):
             lines.append(f"| {lab} | {first[lab]['support']} | "
-                         + " | ".join(_fmt(pols[n]["per_label"].get(lab)) for n in names) + " |")
+                         + " | ".join(quality._fmt(pols[n]["per_label"].get(lab)) for n in names) + " |")
         m = r["machine"]
         lines += ["", "</details>", "",
                   f"Bench run: `{r['bench_run']}`. Re-choosing and scoring took {r['seconds'] / 60:.1f} min "

@@ -155,7 +155,7 @@ def test_threshold_policies_section_lists_every_policy_and_label():
     spec = importlib.util.spec_from_file_location("bench_thresholds", ROOT / "bench" / "threshold_policies.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    s = {"mean": 0.25, "sd": 0.05, "values": [0.2, 0.3]}
+    s = {"mean": 0.25, "sd": 0.05, "n": 2, "values": [0.2, 0.3]}
     pol = {"micro_f1": s, "macro_f1": s, "thresholds_moved": [3, 4],
            "per_label": {"Doubt": {**s, "support": 9}, "Slogans": {"mean": None, "support": 0}}}
     text = module.render([{"run": "semeval-persuasion--x", "eval_data": ["dev.txt"], "policies": {"a": pol, "b": pol},

@@ -1045,6 +1045,67 @@ def _ci(r: dict[str, Any]) -> str:
         return "n/a"
 
 
+def _run_cells(r: dict[str, Any]) -> dict[str, str]:
+    """The cost and setting cells of one quality.py result (main row or variant) for the side-by-side table."""
+    cfg, m = r["config"], r["machine"]
+    run = [((x.get("artifact") or {}).get("training") or {}) for x in r.get("seeds", [])]
+    epochs = (", ".join(f"{t.get('epochs_run')} ({t.get('best_epoch')})" for t in run)
+              if run and all(t.get("epochs_run") for t in run) else f"{_epochs(cfg['epochs'])}")
+    peak = max((x["peak_rss_mb_max"] for x in r["timing"]["steps"].values()), default=0)
+    share = cfg.get("train_fraction", 1)
+    return {"hardware": m.get("gpu") if m.get("cuda") else f"{m.get('cpu')}, {m.get('cores')} cores",
+            "backbone": str(cfg.get("base", "default")).replace("default (", "").rstrip(")")
+            if str(cfg.get("base", "")).startswith("default (") else str(cfg.get("base")),
+            "data": "all" if share >= 1 else f"{share:.0%}", "epochs": epochs,
+            "max_length": str(cfg["max_length"]),
+            "wall": f"{r['timing']['total_seconds'] / 60:.1f} min", "peak": f"{peak / 1024:.1f} GiB",
+            "command": r["bench_command"]}
+
+
+def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[dict[str, Any]]],
+                    results_dir: Path) -> list[str]:
+    """Budget rows and every all-training-data row of each task side by side, with hardware and cost."""
+    rows: list[str] = []
+    for name in TASKS:
+        r = found.get(name)
+        if not r or r.get("status") != "ok":
+            continue
+        metric = r["metric"]
+        runs = [("CPU budget (main row)", r)]
+        runs += [(f"`{v['variant']}`", v) for v in sorted(variants.get(name, []), key=lambda v: v["variant"])
+                 if v.get("status") == "ok" and not v.get("smoke") and v["config"].get("train_fraction", 1) >= 1]
+        for label, x in runs:
+            c = _run_cells(x)
+            rows.append(f"| {name} | {label} | {_fmt(x['summary']['model'][metric])} | "
+                        f"{_fmt(x['summary']['baseline'][metric])} | {len(x['config']['seeds'])} seeds | "
+                        f"{c['hardware']} | {c['backbone']} | {c['data']} | {c['epochs']} | {c['max_length']} | "
+                        f"{c['wall']} | {c['peak']} | `{c['command']}` |")
+        cv_path = results_dir / "babe_cv.json"
+        if name == "babe" and cv_path.exists():
+            try:
+                cv = json.loads(cv_path.read_text(encoding="utf-8"))
+                m, folds = cv["machine"], cv["per_fold"]
+                epochs = ", ".join(f"{f.get('epochs_run')} ({f.get('best_epoch')})" for f in folds)
+                peak = max(f.get("peak_rss_mb") or 0 for f in folds)
+                hw = m.get("gpu") if m.get("cuda") else f"{m.get('cpu')}, {m.get('cores')} cores"
+                rows.append(f"| babe | {cv['folds']}-fold CV, whole corpus (`bench/babe_cv.py`) | "
+                            f"{_fmt(cv['macro_f1'])} | {_fmt(cv['tfidf_macro_f1'])} | {cv['folds']} folds | {hw} | "
+                            f"{cv['base']} | all (4 of 5 folds) | {epochs} | 128 | {cv['minutes']:.1f} min | "
+                            f"{peak / 1024:.1f} GiB | `python bench/babe_cv.py` |")
+            except (OSError, KeyError, TypeError, json.JSONDecodeError):
+                pass
+    if not rows:
+        return []
+    return ["### CPU budget and all-training-data rows side by side", "",
+            "The main rows above are the CPU budget (a share of the training data, 1 epoch). Each run on all the "
+            "training data follows it, with where it ran and what it cost; the TF-IDF column is the baseline "
+            "trained on the same data in the same run. Epochs: run (best) per seed. Peak: the largest resident "
+            "memory of one step's process tree. Per-label figures and details are in each task's section.", "",
+            "| task | run | framescope | TF-IDF | n | hardware | backbone | train data | epochs run (best) | "
+            "max length | wall time | peak RSS | command |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
 def render_results(results_dir: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> Path:
     """Regenerate the Markdown summary from every ``TASK.json`` in ``results_dir``."""
     from framescope.data.io import atomic_write_text
@@ -1087,6 +1148,7 @@ def render_results(results_dir: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> P
                          f"{_fmt(r['summary']['baseline'][metric])} | {r['reference']['value']:.3f} | "
                          f"{'n/a' if gap is None else f'{gap:+.3f}'} |")
         lines.append("")
+        lines += _strength_table(found, variants, results_dir)
     real = results_dir / "real-war.md"  # written by bench/real_quality.py
     if real.exists():
         lines += [real.read_text(encoding="utf-8").rstrip(), ""]

@@ -980,13 +980,10 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         out += ["", "precision@k: share of the top-k evidence words that are annotated biased words; "
                 "hit@k: share of sentences with at least one annotated word in the top k. The random "
                 "baseline draws as many distinct words from the same sentence (200 seeded draws).", ""]
-    pl_model, pl_base = sm["model"]["per_label"], sm["baseline"]["per_label"]
-    if len(pl_model) > 2:
-        out += ["<details><summary>Per-label F1 (mean ± sd over seeds)</summary>", "",
-                "| label | support | framescope | TF-IDF |", "|---|---|---|---|"]
-        for lab, d in sorted(pl_model.items(), key=lambda kv: -(kv[1].get("support") or 0)):
-            out.append(f"| {lab} | {d['support']} | {_fmt(d)} | {_fmt(pl_base.get(lab))} |")
-        out += ["", "</details>", ""]
+    out += _per_label_block(sm, "Per-label F1 (mean ± sd over seeds)")
+    for v in variants:
+        if v["config"].get("train_fraction", 1) >= 1:  # the all-data runs: where the rare labels stand
+            out += _per_label_block(v["summary"], f"Per-label F1 of `{v['variant']}` (mean ± sd over seeds)")
     t = r["timing"]
     steps = t["steps"]
     train_s = steps.get("train", {}).get("seconds_each", [])
@@ -1017,6 +1014,18 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
     end = f" (`{r['git_commit_end']}` when it ended)" if r.get("git_commit_end") else ""
     out += [f"Run `{r['bench_command']}` at commit `{r['git_commit']}`{end} on {r['date'][:10]}.", ""]
     return out
+
+
+def _per_label_block(sm: dict[str, Any], title: str) -> list[str]:
+    """A collapsed per-label F1 table (framescope beside TF-IDF) for tasks with more than two labels."""
+    pl_model, pl_base = sm["model"].get("per_label") or {}, sm["baseline"].get("per_label") or {}
+    if len(pl_model) <= 2:
+        return []
+    out = [f"<details><summary>{title}</summary>", "",
+           "| label | support | framescope | TF-IDF |", "|---|---|---|---|"]
+    for lab, d in sorted(pl_model.items(), key=lambda kv: -(kv[1].get("support") or 0)):
+        out.append(f"| {lab} | {d['support']} | {_fmt(d)} | {_fmt(pl_base.get(lab))} |")
+    return [*out, "", "</details>", ""]
 
 
 def _cpu_line(r: dict[str, Any]) -> str:

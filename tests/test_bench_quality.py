@@ -211,3 +211,14 @@ def test_strength_table_puts_every_all_data_run_beside_the_budget_row(quality, t
     assert "3 (2), 3 (2), 3 (2)" in gpu and "10.0 min" in gpu and "2.0 GiB" in gpu
     assert "all-MiniLM-L6-v2" in gpu and "`python bench/quality.py --tag all-gpu`" in gpu
     assert quality._strength_table({}, variants, tmp_path) == []
+
+
+def test_per_label_block_only_for_more_than_two_labels(quality):
+    d = {"mean": 0.5, "sd": 0.1, "n": 3, "support": 4}
+    two = {"model": {"per_label": {"a": d, "b": d}}, "baseline": {"per_label": {"a": d, "b": d}}}
+    assert quality._per_label_block(two, "t") == []
+    three = {"model": {"per_label": {"a": d, "b": {**d, "support": 9}, "c": d}}, "baseline": {"per_label": {"a": d}}}
+    block = quality._per_label_block(three, "Per-label F1 of `x`")
+    assert block[0] == "<details><summary>Per-label F1 of `x`</summary>"
+    assert block[4].startswith("| b | 9 |")  # the most frequent label first
+    assert "| c | 4 | 0.500 ± 0.100 | n/a |" in block

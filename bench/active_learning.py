@@ -43,7 +43,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _common import cpu_name, write_section  # noqa: E402
+from carry import pack_backbone  # noqa: E402
+from carry import unpack_backbone as carry_unpack  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / ".cache" / "active-learning"
@@ -337,36 +338,21 @@ def machine() -> str:
     return text
 
 
-def write_bundle(out: Path, tasks: Sequence[str], base: str | None) -> None:
-    """Prepared data plus a float16 copy of the backbone (halves what travels), for a GPU machine
-    without ../shared. The folder holds real text: keep it out of git (bench/.cache is ignored)."""
+def write_bundle(out: Path, tasks: Sequence[str], base: str | None, *, part_bytes: int | None = None) -> None:
+    """Prepared data plus a float16 copy of the backbone (halves what travels; cut into parts of
+    at most ``part_bytes`` when given, see bench/carry.py), for a GPU machine without ../shared.
+    The folder holds real text: keep it out of git (bench/.cache is ignored)."""
     from framescope.modeling import resolve_base
 
     out.mkdir(parents=True, exist_ok=True)
     for task in tasks:
         prepare(task, out / task)
-    src = Path(base or resolve_base(None))
-    dst = out / "backbone"
-    dst.mkdir(exist_ok=True)
-    for f in src.iterdir():
-        if f.is_file() and f.suffix != ".safetensors" and f.name not in ("README.md",):
-            shutil.copy2(f, dst / f.name)
-    from safetensors.torch import load_file, save_file
-
-    tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(src / "model.safetensors").items()}
-    save_file(tensors, dst / "model.fp16.safetensors")
+    pack_backbone(Path(resolve_base(base)), out / "backbone", part_bytes=part_bytes)
 
 
 def unpack_backbone(bundle: Path) -> Path:
-    """Turn the bundle's float16 backbone back into a float32 ``model.safetensors``."""
-    from safetensors.torch import load_file, save_file
-
-    dst = bundle / "backbone"
-    if not (dst / "model.safetensors").exists():
-        tensors = {k: v.float() if v.is_floating_point() else v
-                   for k, v in load_file(dst / "model.fp16.safetensors").items()}
-        save_file(tensors, dst / "model.safetensors", metadata={"format": "pt"})
-    return dst
+    """Turn the bundle's float16 backbone (whole or in parts) back into a float32 ``model.safetensors``."""
+    return carry_unpack(bundle / "backbone")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -933,6 +933,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
                       if share != cfg.get("train_fraction", 1) else "")
             label += f", {_epochs(vc['epochs'])} epochs" if vc["epochs"] != cfg["epochs"] else ""
             label += f", max length {vc['max_length']}" if vc["max_length"] != cfg["max_length"] else ""
+            label += f", backbone {vc.get('base')}" if vc.get("base") != cfg.get("base") else ""
             label += (f", learning rate {lr:g}" if lr else "") + f" (`{v['variant']}`)"
         out.append(f"| {label} | {_fmt(vs['model'][metric])} | "
                    f"{other.replace('_', '-')} {_fmt(vs['model'][other])} | {len(v['config']['seeds'])} |")

@@ -55,6 +55,8 @@ def pack_backbone(src: Path, dst: Path, *, part_bytes: int | None = None) -> lis
 
     if not (src / WEIGHTS).is_file():
         raise SystemExit(f"{src}: no {WEIGHTS} (only safetensors weights are carried)")
+    if dst.resolve() == src.resolve():
+        raise SystemExit(f"{dst}: --out must be another folder than the backbone's own")
     if part_bytes is not None and part_bytes < 1:
         raise SystemExit("--part-mib must be positive")
     dst.mkdir(parents=True, exist_ok=True)

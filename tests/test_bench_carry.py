@@ -68,5 +68,8 @@ def test_pack_in_one_file_and_refuse_a_folder_without_safetensors(carry, tiny_ba
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match=r"no model\.safetensors"):
         carry.pack_backbone(tmp_path / "empty", tmp_path / "x")
+    with pytest.raises(SystemExit, match="another folder"):
+        carry.pack_backbone(tiny_base, tiny_base)
+    assert (tiny_base / carry.WEIGHTS).exists()
     with pytest.raises(SystemExit, match="run pack first"):
         carry.unpack_backbone(tmp_path / "empty")

@@ -1063,9 +1063,9 @@ def _run_cells(r: dict[str, Any]) -> dict[str, str]:
               if run and all(t.get("epochs_run") for t in run) else f"{_epochs(cfg['epochs'])}")
     peak = max((x["peak_rss_mb_max"] for x in r["timing"]["steps"].values()), default=0)
     share = cfg.get("train_fraction", 1)
+    base = str(cfg.get("base"))
     return {"hardware": m.get("gpu") if m.get("cuda") else f"{m.get('cpu')}, {m.get('cores')} cores",
-            "backbone": str(cfg.get("base", "default")).replace("default (", "").rstrip(")")
-            if str(cfg.get("base", "")).startswith("default (") else str(cfg.get("base")),
+            "backbone": base[len("default ("):-1] if base.startswith("default (") else base,
             "data": "all" if share >= 1 else f"{share:.0%}", "epochs": epochs,
             "max_length": str(cfg["max_length"]),
             "wall": f"{r['timing']['total_seconds'] / 60:.1f} min", "peak": f"{peak / 1024:.1f} GiB",

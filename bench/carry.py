@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -89,6 +88,8 @@ def unpack_backbone(folder: Path) -> Path:
     when it was carried in parts, then write float32 ``model.safetensors`` atomically. Idempotent."""
     from safetensors.torch import load_file, save_file
 
+    from framescope.data.io import atomic_path
+
     if (folder / WEIGHTS).is_file():
         return folder
     half = folder / HALF
@@ -104,21 +105,18 @@ def unpack_backbone(folder: Path) -> Path:
                 problems.append(f"{p}: size or sha256 differs from {manifest_path} (carry it again)")
         if problems:
             raise SystemExit("cannot join the weights:\n  " + "\n  ".join(problems))
-        tmp = half.with_name(half.name + ".tmp")
-        with tmp.open("wb") as out:
-            for part in manifest["parts"]:
-                with (folder / part["name"]).open("rb") as f:
-                    shutil.copyfileobj(f, out, MIB)
-        if _sha256(tmp) != manifest["whole"]["sha256"]:
-            tmp.unlink()
-            raise SystemExit(f"{folder}: the joined weights do not match {manifest_path}")
-        os.replace(tmp, half)
+        with atomic_path(half) as tmp:
+            with tmp.open("wb") as out:
+                for part in manifest["parts"]:
+                    with (folder / part["name"]).open("rb") as f:
+                        shutil.copyfileobj(f, out, MIB)
+            if _sha256(tmp) != manifest["whole"]["sha256"]:
+                raise SystemExit(f"{folder}: the joined weights do not match {manifest_path}")
     if not half.is_file():
         raise SystemExit(f"{folder}: neither {WEIGHTS}, {HALF} nor {MANIFEST} with its parts; run pack first")
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(half).items()}
-    tmp = folder / (WEIGHTS + ".tmp")
-    save_file(tensors, tmp, metadata={"format": "pt"})
-    os.replace(tmp, folder / WEIGHTS)
+    with atomic_path(folder / WEIGHTS) as tmp:
+        save_file(tensors, tmp, metadata={"format": "pt"})
     return folder
 
 
@@ -135,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = sub.add_parser("unpack", help="join the parts and write float32 model.safetensors")
     up.add_argument("folder", type=Path)
     args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "src"))  # framescope from this checkout where it is not installed
     if args.cmd == "pack":
-        sys.path.insert(0, str(ROOT / "src"))
         from framescope.modeling import resolve_base
 
         files = pack_backbone(Path(resolve_base(args.base)), args.out,

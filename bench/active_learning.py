@@ -338,16 +338,16 @@ def machine() -> str:
     return text
 
 
-def write_bundle(out: Path, tasks: Sequence[str], base: str | None, *, part_bytes: int | None = None) -> None:
-    """Prepared data plus a float16 copy of the backbone (halves what travels; cut into parts of
-    at most ``part_bytes`` when given, see bench/carry.py), for a GPU machine without ../shared.
+def write_bundle(out: Path, tasks: Sequence[str], base: str | None) -> None:
+    """Prepared data plus a float16 copy of the backbone (halves what travels; a backbone too big
+    for one transfer goes in parts with bench/carry.py), for a GPU machine without ../shared.
     The folder holds real text: keep it out of git (bench/.cache is ignored)."""
     from framescope.modeling import resolve_base
 
     out.mkdir(parents=True, exist_ok=True)
     for task in tasks:
         prepare(task, out / task)
-    pack_backbone(Path(resolve_base(base)), out / "backbone", part_bytes=part_bytes)
+    pack_backbone(Path(resolve_base(base)), out / "backbone")
 
 
 def unpack_backbone(bundle: Path) -> Path:

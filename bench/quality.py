@@ -953,7 +953,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
                 f"{_ci(r)}.", ""]
     for v in variants:
         vc, vm = v["config"], v["machine"]
-        where = (f"{vm.get('gpu')}" if vm.get("cuda") else f"{vm.get('cpu')}, {vm.get('cores')} cores")
+        where = _where(vm)
         lr = f", learning rate {vc['lr']:g}" if vc.get("lr") else ""
         run = [((x.get("artifact") or {}).get("training") or {}) for x in v.get("seeds", [])]
         ran = ("; epochs run " + ", ".join(str(t.get("epochs_run")) for t in run) + " (best "
@@ -1055,6 +1055,11 @@ def _ci(r: dict[str, Any]) -> str:
         return "n/a"
 
 
+def _where(machine: dict[str, Any]) -> str:
+    """Where a run ran: the GPU, or the CPU and its cores."""
+    return str(machine.get("gpu")) if machine.get("cuda") else f"{machine.get('cpu')}, {machine.get('cores')} cores"
+
+
 def _run_cells(r: dict[str, Any]) -> dict[str, str]:
     """The cost and setting cells of one quality.py result (main row or variant) for the side-by-side table."""
     cfg, m = r["config"], r["machine"]
@@ -1064,7 +1069,7 @@ def _run_cells(r: dict[str, Any]) -> dict[str, str]:
     peak = max((x["peak_rss_mb_max"] for x in r["timing"]["steps"].values()), default=0)
     share = cfg.get("train_fraction", 1)
     base = str(cfg.get("base"))
-    return {"hardware": m.get("gpu") if m.get("cuda") else f"{m.get('cpu')}, {m.get('cores')} cores",
+    return {"hardware": _where(m),
             "backbone": base[len("default ("):-1] if base.startswith("default (") else base,
             "data": "all" if share >= 1 else f"{share:.0%}", "epochs": epochs,
             "max_length": str(cfg["max_length"]),
@@ -1097,9 +1102,8 @@ def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[d
                 m, folds = cv["machine"], cv["per_fold"]
                 epochs = ", ".join(f"{f.get('epochs_run')} ({f.get('best_epoch')})" for f in folds)
                 peak = max(f.get("peak_rss_mb") or 0 for f in folds)
-                hw = m.get("gpu") if m.get("cuda") else f"{m.get('cpu')}, {m.get('cores')} cores"
                 rows.append(f"| babe | {cv['folds']}-fold CV, whole corpus (`bench/babe_cv.py`) | "
-                            f"{_fmt(cv['macro_f1'])} | {_fmt(cv['tfidf_macro_f1'])} | {cv['folds']} folds | {hw} | "
+                            f"{_fmt(cv['macro_f1'])} | {_fmt(cv['tfidf_macro_f1'])} | {cv['folds']} folds | {_where(m)} | "
                             f"{cv['base']} | all (4 of 5 folds) | {epochs} | 128 | {cv['minutes']:.1f} min | "
                             f"{peak / 1024:.1f} GiB | `python bench/babe_cv.py` |")
             except (OSError, KeyError, TypeError, json.JSONDecodeError):

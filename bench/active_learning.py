@@ -58,6 +58,8 @@ from _common import cpu_name, write_section  # noqa: E402
 from carry import pack_backbone  # noqa: E402
 from carry import unpack_backbone as carry_unpack  # noqa: E402
 
+BUNDLE_NAME = "backbone.json"  # in a bundle's backbone folder: {"name": how results name it}
+
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / ".cache" / "active-learning"
 RESULTS = ROOT / "bench" / "results"
@@ -348,6 +350,22 @@ def write_bundle(out: Path, tasks: Sequence[str], base: str | None) -> None:
     for task in tasks:
         prepare(task, out / task)
     pack_backbone(Path(resolve_base(base)), out / "backbone")
+    (out / "backbone" / BUNDLE_NAME).write_text(json.dumps({"name": backbone_name(base)}) + "\n",
+                                                encoding="utf-8")
+
+
+def backbone_name(base: str | None) -> str:
+    """How results name a ``--base`` value: the short aliases by their models' names, a folder by its path."""
+    aliases = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
+    return aliases.get((base or "minilm").lower(), base or "all-MiniLM-L6-v2")
+
+
+def bundle_backbone_name(bundle: Path) -> str:
+    """The name of the backbone a bundle carries (bundles older than its ``backbone.json`` carried the
+    default), marked as the float16 copy it is."""
+    f = bundle / "backbone" / BUNDLE_NAME
+    name = json.loads(f.read_text(encoding="utf-8"))["name"] if f.is_file() else "all-MiniLM-L6-v2"
+    return f"{name} (float16 copy, cast back to float32)"
 
 
 def unpack_backbone(bundle: Path) -> Path:
@@ -414,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_bundle:
         base = args.base or str(unpack_backbone(args.from_bundle))
         data_root = args.from_bundle
-        backbone = "all-MiniLM-L6-v2 (float16 copy of the embedded backbone, cast back to float32)"
+        backbone = args.base or bundle_backbone_name(args.from_bundle)
     else:
         if not SHARED.exists():
             print("../shared/data not found: this benchmark needs the public datasets (skipped)")
@@ -426,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for task in args.task:
             if not (data_root / task / "prepared.json").exists():
                 prepare(task, data_root / task, smoke=args.smoke)
-        backbone = "all-MiniLM-L6-v2 (embedded)" if args.base is None else args.base
+        backbone = backbone_name(args.base) + (" (embedded)" if args.base is None else "")
     rows_path.unlink(missing_ok=True)
     t0 = time.time()
     deadline = t0 + args.minutes * 60 if args.minutes else None

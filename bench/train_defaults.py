@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.from_bundle:
         base, data_root = args.base or str(al.unpack_backbone(args.from_bundle)), args.from_bundle
-        backbone = "all-MiniLM-L6-v2 (float16 copy of the embedded backbone, cast back to float32)"
+        backbone = args.base or al.bundle_backbone_name(args.from_bundle)
     else:
         if not al.SHARED.exists():
             print("../shared/data not found: this benchmark needs the public datasets (skipped)")
@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for task in args.task:
             if not (data_root / task / "test.jsonl").exists():
                 prepare(task, data_root / task)
-        backbone = "all-MiniLM-L6-v2 (embedded)" if args.base is None else args.base
+        backbone = al.backbone_name(args.base) + (" (embedded)" if args.base is None else "")
     args.results.mkdir(parents=True, exist_ok=True)
     rows_path.unlink(missing_ok=True)
     t0 = time.time()

@@ -46,3 +46,14 @@ def test_write_section_replaces_between_markers_or_appends(tmp_path: Path) -> No
     _common.write_section(md, "<!-- b -->", "<!-- e -->", "<!-- b -->\ntwo\n<!-- e -->")
     text = md.read_text(encoding="utf-8")
     assert "keep me" in text and "two" in text and "one" not in text and text.count("<!-- b -->") == 1
+
+
+def test_a_bundle_names_the_backbone_it_carries(tiny_base: Path, tmp_path: Path) -> None:
+    """Results from a bundle name its backbone: the one packed, not always the default."""
+    assert active_learning.backbone_name(None) == "all-MiniLM-L6-v2"
+    assert active_learning.backbone_name("mpnet") == "all-mpnet-base-v2"
+    active_learning.write_bundle(tmp_path / "b", [], str(tiny_base))
+    assert active_learning.bundle_backbone_name(tmp_path / "b") == f"{tiny_base} (float16 copy, cast back to float32)"
+    assert (active_learning.unpack_backbone(tmp_path / "b") / "model.safetensors").is_file()
+    (tmp_path / "b" / "backbone" / active_learning.BUNDLE_NAME).unlink()  # a bundle from before the name
+    assert active_learning.bundle_backbone_name(tmp_path / "b").startswith("all-MiniLM-L6-v2 ")

@@ -143,6 +143,10 @@ def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
     prep = quality.Prepared(train=["t.jsonl"], eval_data=["e.jsonl"])
     cmd = quality._train_command(task, quality.Settings(seeds=[0]), prep, 0, tmp_path / "m")
     assert "--epochs" not in cmd and cmd[cmd.index("--max-length") + 1] == "256"
+    assert "--max-minutes" not in cmd  # no time budget unless asked
+    timed = quality._train_command(task, quality.Settings(seeds=[0], max_minutes=30.0), prep, 0, tmp_path / "m")
+    assert timed[timed.index("--max-minutes") + 1] == "30"
+    assert quality.parse_args(["--task", "babe", "--max-minutes", "12.5"]).max_minutes == 12.5
     budget = quality._train_command(quality.TASK_SPECS["semeval-frames"], quality.Settings(seeds=[0]),
                                     prep, 0, tmp_path / "m")
     assert budget[budget.index("--epochs") + 1] == "1"

@@ -88,6 +88,11 @@ def test_config_file_then_flags(tmp_path: Path) -> None:
     assert cfg.from_model == "models/old"
     assert cfg.text_column == "body"
     assert cfg.format == "auto"  # untouched defaults stay
+    # an older recorded command (bench/results) still parses: --long-records split is now 'cut'
+    old = config_from_args(build_parser().parse_args(["train", "--long-records", "split"]))
+    assert old.long_records == "cut"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--long-records", "chop"])
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"batchsize": 4}), encoding="utf-8")
     with pytest.raises(DataError, match=r"unknown setting 'batchsize'\. Did you mean 'batch_size'"):

@@ -71,7 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             if "metavar" in f.metadata:
                 kwargs["metavar"] = f.metadata["metavar"]
             base = next((t for t in (int, float) if hint in (t, t | None)), str)
-            kwargs["type"] = base
+            # an old name of a choice (recorded in older commands) still parses, as its new name
+            aliases = f.metadata.get("aliases", {})
+            kwargs["type"] = (lambda v, _a=aliases: _a.get(v, v)) if aliases else base
         g.add_argument(_flag(f), **kwargs)
     add_input_args(p)
     add_error_args(p)

@@ -105,7 +105,7 @@ class TrainConfig:
     long_records: str = field(default="cut", metadata=_opt(
         "records over the token budget: 'cut' into passages (training pieces inherit the "
         "labels; dev/test scores combine the pieces' scores, see framescope.inference) or "
-        "'truncate' (default: cut)", choices=("cut", "truncate")))
+        "'truncate' (default: cut)", choices=("cut", "truncate"), aliases={"split": "cut"}))
     record_loss: str = field(default="pieces", metadata=_opt(
         "how a record cut into several passages is trained: 'pieces' (every passage inherits the "
         "record's labels and is an example of its own) or, multiple-instance, 'max' / 'noisy-or' "

@@ -173,3 +173,16 @@ def test_continued_training_keeps_replayed_records_whole(tiny_base: Path, tmp_pa
     assert replayed > 0 and tr["train_records"] > len(new_rows) * 0.8  # new + replayed articles
     assert "masked for labels the replayed data was not annotated for" in tr["loss"]
     assert load_artifact(tmp_path / "new").taxonomy.ids == ["alpha", "beta", "gamma"]
+
+
+def test_the_dev_loss_is_the_multiple_instance_objective(tiny_base: Path, tmp_path: Path) -> None:
+    """With --record-loss, the history's dev loss is taken on the records' combined scores (the
+    training objective); the per-passage loss on inherited labels is kept beside it."""
+    data = _write(tmp_path / "articles.jsonl", _articles(80, seed=4))
+    cfg = TrainConfig(train=[str(data)], out=str(tmp_path / "m"), base=str(tiny_base), epochs=1,
+                      max_length=24, lr=5e-3, batch_size=8, freeze_embeddings=False,
+                      freeze_layers=0, min_dev_positives=3, record_loss="max", dev_ratio=0.2)
+    h = train(cfg, progress=False).meta["training"]["history"][0]
+    assert h["dev_loss"] > 0 and h["dev_passage_loss"] > 0
+    # articles cut into several passages that all inherit the article's labels: the two differ
+    assert h["dev_loss"] != pytest.approx(h["dev_passage_loss"], rel=1e-3)

@@ -321,6 +321,14 @@ def _dev_probs(st: TrainState, logits: np.ndarray) -> np.ndarray:
                    st.combine)
 
 
+def _record_loss(probs: np.ndarray, y: np.ndarray, weight: np.ndarray | None) -> float:
+    """Mean binary cross-entropy of the records' combined scores, positives weighted as in
+    training: the multiple-instance objective, on dev."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+    w = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+    return float((-(w * y * np.log(p) + (1 - y) * np.log1p(-p))).mean())
+
+
 def _f1s(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> tuple[float, float]:
     ov = M.overall_metrics(y.astype(bool), pred, labels)
     return ov["macro_f1"] or 0.0, ov["micro_f1"] or 0.0
@@ -340,15 +348,18 @@ def fit(st: TrainState, scratch: str) -> None:
     if cfg.max_minutes:
         sel.deadline = time.monotonic() + 60 * cfg.max_minutes  # checked at the end of each epoch
     half = np.full(len(st.labels), 0.5)
+    mil = st.train_ds is not st.piece_ds
 
     def compute_metrics(pred: Any) -> dict[str, float]:
         probs = sel.last_probs = _dev_probs(st, in_order(pred))
         macro, micro = _f1s(st.y_dev, decide(probs, half, single_label=st.single), st.labels)  # type: ignore[arg-type]
-        return {"macro_f1": macro, "micro_f1": micro}
+        out = {"macro_f1": macro, "micro_f1": micro}
+        if mil:  # the Trainer's eval_loss is per passage; the objective is per record
+            out["record_loss"] = _record_loss(probs, st.y_dev, st.weights)  # type: ignore[arg-type]
+        return out
 
     args = training_args(scratch, cfg, total_steps, st.precision, st.on_gpu, st.progress,
                          batch_size=st.train_batch)
-    mil = st.train_ds is not st.piece_ds
     collate = BagCollator(st.piece_ds, st.tokenizer) if mil else Collator(st.tokenizer, st.single)
     st.trainer = trainer_class()(model=st.model, args=args, train_dataset=st.train_ds,
                                  eval_dataset=st.dev_ds, data_collator=collate,

@@ -164,6 +164,13 @@ class Selection:
     stop_reason: str | None = None
 
 
+def dev_loss(metrics: dict[str, Any]) -> float | None:
+    """The dev loss on the training objective: per record for multiple-instance training
+    (``eval_record_loss``), else the Trainer's per-passage ``eval_loss``."""
+    value = metrics.get("eval_record_loss", metrics.get("eval_loss"))
+    return None if value is None else float(value)
+
+
 def callbacks(model: Any, sel: Selection, progress: bool) -> list[Any]:
     """The Trainer callbacks: keep the best state (stop early), and a progress bar."""
     from transformers import TrainerCallback
@@ -179,12 +186,15 @@ def callbacks(model: Any, sel: Selection, progress: bool) -> list[Any]:
                 return
             value = float(metrics["eval_macro_f1"])
             epoch = round(state.epoch or 0)
+            loss = dev_loss(metrics)
             entry = {"epoch": epoch, "dev_macro_f1": round(value, 6),
                      "dev_micro_f1": round(float(metrics.get("eval_micro_f1", 0.0)), 6),
                      "train_loss": sel.last_loss,
-                     "dev_loss": round(float(metrics["eval_loss"]), 6) if "eval_loss" in metrics else None}
+                     "dev_loss": None if loss is None else round(loss, 6)}
+            if "eval_record_loss" in metrics and "eval_loss" in metrics:
+                entry["dev_passage_loss"] = round(float(metrics["eval_loss"]), 6)
             # better dev macro-F1 wins; on a tie, the lower dev loss
-            key = (round(value, 6), -float(metrics.get("eval_loss", 0.0)))
+            key = (round(value, 6), -(loss or 0.0))
             improved = sel.best_key is None or key > sel.best_key
             entry["best"] = improved
             sel.history.append(entry)
@@ -235,7 +245,7 @@ def callbacks(model: Any, sel: Selection, progress: bool) -> list[Any]:
             loss = sel.last_loss
             self.bar.write(f"epoch {h.get('epoch', '?')}/{math.ceil(total_epochs)}: train loss "
                            f"{'-' if loss is None else f'{loss:.4f}'}  dev loss "
-                           f"{metrics.get('eval_loss', float('nan')):.4f}  dev macro-F1 "
+                           f"{dev_loss(metrics) or float('nan'):.4f}  dev macro-F1 "
                            f"{metrics['eval_macro_f1']:.3f}  micro-F1 "
                            f"{metrics.get('eval_micro_f1', 0):.3f}{mark}")
 

@@ -1074,7 +1074,8 @@ def _run_cells(r: dict[str, Any]) -> dict[str, str]:
     peak = max((x["peak_rss_mb_max"] for x in r["timing"]["steps"].values()), default=0)
     share = cfg.get("train_fraction", 1)
     base = str(cfg.get("base"))
-    return {"hardware": _where(m),
+    precision = sorted({str(t["precision"]) for t in run if t.get("precision")})
+    return {"hardware": _where(m) + "".join(f", {x}" for x in precision),
             "backbone": base[len("default ("):-1] if base.startswith("default (") else base,
             "data": "all" if share >= 1 else f"{share:.0%}", "epochs": epochs,
             "max_length": str(cfg["max_length"]),

@@ -186,7 +186,8 @@ def test_render_keeps_the_sections_other_scripts_wrote(quality, tmp_path):
     assert out.read_text() == first
 
 
-def _result(quality, *, variant=None, share=1.0, value=0.5, cuda=False, seeds=(0, 1, 2)) -> dict:
+def _result(quality, *, variant=None, share=1.0, value=0.5, cuda=False, seeds=(0, 1, 2),
+            precision=None) -> dict:
     ms = {"mean": value, "sd": 0.01, "n": len(seeds), "values": [value] * len(seeds)}
     base = {"mean": 0.4, "sd": 0.02, "n": len(seeds), "values": [0.4] * len(seeds)}
     machine = {"cpu": "AMD EPYC", "cores": 2, "cuda": cuda, "gpu": "NVIDIA H200" if cuda else None}
@@ -194,7 +195,8 @@ def _result(quality, *, variant=None, share=1.0, value=0.5, cuda=False, seeds=(0
             "config": {"epochs": 3.0, "max_length": 128, "base": "default (all-MiniLM-L6-v2)",
                        "seeds": list(seeds), "train_fraction": share},
             "machine": machine, "summary": {"model": {"micro_f1": ms}, "baseline": {"micro_f1": base}},
-            "seeds": [{"artifact": {"training": {"epochs_run": 3, "best_epoch": 2}}} for _ in seeds],
+            "seeds": [{"artifact": {"training": {"epochs_run": 3, "best_epoch": 2, "precision": precision}}}
+                      for _ in seeds],
             "timing": {"total_seconds": 600.0, "steps": {"train": {"peak_rss_mb_max": 2048}}},
             "bench_command": f"python bench/quality.py --tag {variant}"}
 
@@ -203,15 +205,16 @@ def test_strength_table_puts_every_all_data_run_beside_the_budget_row(quality, t
     """The side-by-side table: the budget row, then only the runs on all the training data, each with
     hardware, backbone, epochs run (best), wall time, peak memory and its command."""
     found = {"semeval-frames": _result(quality, share=0.4, value=0.62)}
-    variants = {"semeval-frames": [_result(quality, variant="all-gpu", value=0.70, cuda=True),
+    variants = {"semeval-frames": [_result(quality, variant="all-gpu", value=0.70, cuda=True, precision="bf16"),
                                    _result(quality, variant="part", share=0.4, value=0.99)]}
     lines = quality._strength_table(found, variants, tmp_path)
     rows = [x for x in lines if x.startswith("| semeval-frames")]
     assert len(rows) == 2  # the 40% variant is not an all-data run
     assert rows[0].startswith("| semeval-frames | CPU budget (main row) | 0.620 ± 0.010 | 0.400 ± 0.020 |")
-    assert "| 40% |" in rows[0] and "AMD EPYC, 2 cores" in rows[0]
+    assert "| 40% |" in rows[0] and "| AMD EPYC, 2 cores |" in rows[0]
     gpu = rows[1]
-    assert "`all-gpu`" in gpu and "0.700 ± 0.010" in gpu and "NVIDIA H200" in gpu and "| all |" in gpu
+    assert "`all-gpu`" in gpu and "0.700 ± 0.010" in gpu and "| all |" in gpu
+    assert "| NVIDIA H200, bf16 |" in gpu  # the precision training ran in, where recorded
     assert "3 (2), 3 (2), 3 (2)" in gpu and "10.0 min" in gpu and "2.0 GiB" in gpu
     assert "all-MiniLM-L6-v2" in gpu and "`python bench/quality.py --tag all-gpu`" in gpu
     assert quality._strength_table({}, variants, tmp_path) == []

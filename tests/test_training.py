@@ -21,6 +21,7 @@ from framescope.data import DataError, Taxonomy
 from framescope.data.provenance import load_recorded
 from framescope.inference import decisions_of, predict, predict_proba
 from framescope.modeling import ArtifactError, build_model, load_artifact
+from framescope.runtime import cpu_supports_bf16
 from framescope.thresholds import tune_thresholds
 from framescope.training import TrainConfig, label_weights, train
 from framescope.training.head import grow_head
@@ -162,7 +163,12 @@ def test_train_writes_a_complete_artifact(trained: Path) -> None:
     assert meta["metrics"]["test"]["units"] == 30
     assert set(meta["metrics"]["dev"]["per_label"]) == set(TOY_LABELS)
     assert meta["training"]["epochs_run"] >= 1 and meta["training"]["best_epoch"] >= 1
-    assert meta["training"]["precision"] == "fp32"  # AVX2-only CI machines: fp32 is faster
+    # --precision auto: bf16 only on a CPU that computes it natively (AVX-512 BF16 / AMX);
+    # fp32 on AVX2-only CPUs, where emulated bf16 is several times slower
+    native = cpu_supports_bf16()
+    assert meta["training"]["precision"] == ("bf16" if native else "fp32")
+    assert meta["training"]["precision_reason"].startswith(
+        "auto: the CPU has native bf16" if native else "auto: the CPU has no native bf16")
     card = (trained / "README.md").read_text()
     assert "## Labels" in card and "alpha" in card and "macro-F1" in card
 

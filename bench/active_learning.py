@@ -355,9 +355,10 @@ def write_bundle(out: Path, tasks: Sequence[str], base: str | None) -> None:
 
 
 def backbone_name(base: str | None) -> str:
-    """How results name a ``--base`` value: the short aliases by their models' names, a folder by its path."""
-    aliases = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
-    return aliases.get((base or "minilm").lower(), base or "all-MiniLM-L6-v2")
+    """How results name a ``--base`` value: a known backbone by its model name, a folder by its path."""
+    from framescope.modeling import known_base
+
+    return known_base(base) or str(base)
 
 
 def bundle_backbone_name(bundle: Path) -> str:

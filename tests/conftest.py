@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +23,18 @@ if "FRAMESCOPE_CACHE" not in os.environ:  # tokenised datasets, ONNX exports: ne
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TOY_LABELS = ["alpha", "beta", "gamma"]
+
+
+def bench_script(stem: str) -> ModuleType:
+    """A script under bench/ loaded as a module (``bench_<stem>``; loaded once per session)."""
+    name = f"bench_{stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{stem}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses in the script look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def shared(name: str) -> Path:

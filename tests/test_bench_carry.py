@@ -3,21 +3,15 @@ then joined, checked and upcast back into a standard backbone folder."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def carry():
-    spec = importlib.util.spec_from_file_location("bench_carry", ROOT / "bench" / "carry.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_carry"] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("carry")
 
 
 def test_pack_in_parts_then_unpack_gives_the_weights_back(carry, tiny_base, tmp_path):

@@ -3,25 +3,20 @@ smoke run through the public CLI on a few hundred BABE sentences with the tiny b
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, shared
+from conftest import ROOT, bench_script, shared
 
 BENCH = ROOT / "bench" / "quality.py"
 
 
 @pytest.fixture(scope="module")
 def quality():
-    spec = importlib.util.spec_from_file_location("bench_quality", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_quality"] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("quality")
 
 
 def _row(id_: str, text: str, spans: list[tuple[str, float]], labels=("Biased",)) -> dict:
@@ -156,9 +151,7 @@ def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
 
 
 def test_threshold_policies_section_lists_every_policy_and_label():
-    spec = importlib.util.spec_from_file_location("bench_thresholds", ROOT / "bench" / "threshold_policies.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_script("threshold_policies")
     s = {"mean": 0.25, "sd": 0.05, "n": 2, "values": [0.2, 0.3]}
     pol = {"micro_f1": s, "macro_f1": s, "thresholds_moved": [3, 4],
            "per_label": {"Doubt": {**s, "support": 9}, "Slogans": {"mean": None, "support": 0}}}

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import shlex
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, bench_script
 
 RESULTS = sorted((ROOT / "bench" / "results").glob("*.json"))
 
@@ -54,10 +52,7 @@ def test_recorded_framescope_commands_parse(path) -> None:
 
 
 def test_recorded_quality_commands_parse() -> None:
-    spec = importlib.util.spec_from_file_location("bench_quality_cmds", ROOT / "bench" / "quality.py")
-    quality = importlib.util.module_from_spec(spec)
-    sys.modules["bench_quality_cmds"] = quality
-    spec.loader.exec_module(quality)
+    quality = bench_script("quality")
     commands = {c for p in RESULTS
                 for c in _commands(json.loads(p.read_text(encoding="utf-8")), "python bench/quality.py ")}
     assert commands

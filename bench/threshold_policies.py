@@ -9,8 +9,9 @@ By default ``framescope train`` tunes a label's threshold only when its dev set 
 positives; the others keep 0.5. On SemEval persuasion (a 30% training share, dev carved from it)
 about half of the 23 techniques fall under that bar. For every kept seed model this script
 chooses the thresholds again with ``framescope thresholds`` on the model's own recorded dev data
-(never on the evaluation data) under each policy below, then scores the evaluation data with
-``framescope evaluate``; the "as trained" row is the bench run's own evaluation of the same
+(never on the evaluation data) under each policy below (per-label tuned or shrunk cut-offs for
+every label with a dev positive, one global cut-off that maximises dev micro-F1, and 0.5
+everywhere), then scores the evaluation data with ``framescope evaluate``; the "as trained" row is the bench run's own evaluation of the same
 models. All commands run as subprocesses through ``bench/quality.py``'s step runner.
 """
 
@@ -37,6 +38,9 @@ POLICIES: dict[str, list[str]] = {
     "tuned, every label with a dev positive": ["--policy", "tuned", "--min-positives", "1"],
     "shrunk (k=5), every label with a dev positive": ["--policy", "shrunk", "--shrink", "5",
                                                       "--min-positives", "1"],
+    "global (one cut-off maximising dev micro-F1), labels with at least 5 dev positives": [
+        "--policy", "global", "--min-positives", "5"],
+    "fixed (0.5 for every label)": ["--policy", "fixed"],
 }
 
 

@@ -97,6 +97,20 @@ def test_threshold_policies() -> None:
         choose_thresholds(y, p, policy="magic")
 
 
+def test_the_global_policy_maximises_pooled_micro_f1_and_leaves_rare_labels_alone() -> None:
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((200, 3)) < [0.3, 0.1, 0.0]).astype(int)
+    y[:2, 2] = 1  # the third label has 2 dev positives: under the bar, it keeps 0.5
+    p = np.clip(y * 0.35 + rng.random((200, 3)) * 0.6, 0, 1)
+    t, src = choose_thresholds(y, p, policy="global", min_positives=5)
+    assert src == ["global", "global", "default"] and t[0] == t[1] and t[2] == 0.5
+    pooled = lambda cut: f1_score(y[:, :2].ravel(), (p[:, :2] >= cut).ravel().astype(int))  # noqa: E731
+    best = pooled(t[0])
+    assert all(best >= pooled(c) - 1e-12 for c in np.linspace(0.01, 0.99, 99))
+
+
 def test_thresholds_command_rechooses_on_given_data(tiny_base: Path, tmp_path: Path, capsys) -> None:
     from framescope.modeling import load_artifact
 

@@ -14,10 +14,14 @@ knows its own uncertainty:
                moves half-way).
 ``bootstrap``  the median of the tuned cut-off over bootstrap resamples of the dev units (a
                bagged estimate; seeded).
+``global``     one cut-off shared by every label that has ``min_positives`` dev positives: the one
+               that maximises micro-F1 over those labels' pooled decisions. It has a single
+               parameter fitted on all the dev positives at once, so it is far steadier than
+               per-label cut-offs when most labels are rare, and it targets micro-F1 directly.
 ``fixed``      the default for every label.
 
 Every policy records, per label, where its threshold came from (``tuned``, ``shrunk``,
-``bootstrap`` or ``default``). :func:`retune_artifact` (``framescope thresholds``) chooses a trained
+``bootstrap``, ``global`` or ``default``). :func:`retune_artifact` (``framescope thresholds``) chooses a trained
 model's thresholds again, on its own dev data or on labelled text from the user's domain.
 """
 
@@ -34,7 +38,7 @@ from framescope.metrics import as_matrix
 __all__ = ["POLICIES", "choose_thresholds", "retune_artifact", "tune_thresholds"]
 
 #: Threshold policies accepted by :func:`choose_thresholds` (and ``--threshold-policy``).
-POLICIES = ("tuned", "shrunk", "bootstrap", "fixed")
+POLICIES = ("tuned", "shrunk", "bootstrap", "global", "fixed")
 
 
 def _best_cut(y: np.ndarray, s: np.ndarray) -> float:
@@ -111,6 +115,11 @@ def choose_thresholds(y: np.ndarray, p: np.ndarray, *, policy: str = "tuned",
         >>> t, src = choose_thresholds(y, p, policy="shrunk", min_positives=1, shrink=2)
         >>> round(float(t[0]), 3), src
         (0.425, ['shrunk'])
+        >>> y = np.array([[1, 0], [1, 1], [0, 0], [0, 1]])
+        >>> p = np.array([[0.9, 0.2], [0.4, 0.7], [0.3, 0.1], [0.1, 0.6]])
+        >>> t, src = choose_thresholds(y, p, policy="global", min_positives=1)
+        >>> [round(float(v), 2) for v in t] + src
+        [0.35, 0.35, 'global', 'global']
     """
     if policy not in POLICIES:
         raise ValueError(f"The 'policy' parameter must be one of {', '.join(POLICIES)}. "
@@ -131,6 +140,13 @@ def choose_thresholds(y: np.ndarray, p: np.ndarray, *, policy: str = "tuned",
                 n = float(y[:, j].sum())
                 out[j] = (n * tuned[j] + shrink * default) / (n + shrink)
                 sources[j] = "shrunk"
+        return out, sources
+    if policy == "global":
+        cols = [j for j, src in enumerate(sources) if src == "tuned"]
+        if cols:
+            cut = _best_cut(y[:, cols].ravel(), p[:, cols].ravel())
+            for j in cols:
+                out[j], sources[j] = cut, "global"
         return out, sources
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(y), len(y)) for _ in range(n_boot)]

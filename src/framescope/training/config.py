@@ -122,7 +122,8 @@ class TrainConfig:
     threshold_policy: str = field(default="tuned", metadata=_opt(
         "how per-label thresholds are chosen on dev: 'tuned' (maximise dev F1), 'shrunk' (the "
         "tuned value pulled toward 0.5 by --threshold-shrink pseudo-positives, so a label with "
-        "few dev positives moves less), 'bootstrap' (median over bootstrap resamples of dev) or "
+        "few dev positives moves less), 'bootstrap' (median over bootstrap resamples of dev), "
+        "'global' (one cut-off for all labels, maximising dev micro-F1) or "
         "'fixed' (0.5 for all) (default: tuned)", choices=POLICIES))
     threshold_shrink: float = field(default=20.0, metadata=_opt(
         "pseudo-positives of the 'shrunk' threshold policy (default: 20)"))

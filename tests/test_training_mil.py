@@ -15,7 +15,7 @@ from framescope.cli import main
 from framescope.data import Taxonomy
 from framescope.data.hf_dataset import BagCollator, to_bags, to_dataset
 from framescope.data.schema import Passage
-from framescope.inference import combine
+from framescope.inference import combine, predict_records
 from framescope.modeling import load_artifact
 from framescope.training import TrainConfig, train
 from framescope.training.trainer import bag_log_probs
@@ -143,6 +143,13 @@ def test_noisy_or_training_on_articles_end_to_end(tiny_base: Path, tmp_path: Pat
                  "--baseline", "none", "--no-reports", "--bootstrap", "10"]) == 0
     settings = json.loads((rep / "metrics.json").read_text())["settings"]
     assert settings["aggregate"] == "noisy-or"  # the model's rule, not the generic max
+    # the one record path (framescope thresholds, predict) combines by the model's rule too
+    art = load_artifact(out)
+    recs = [Passage(id=r["id"], text=r["text"]) for r in _articles(30, seed=4)]
+    found, n = predict_records(art, recs), len(recs)
+    assert len(set(np.asarray(found.pieces.owner).tolist())) == n and len(found.pieces.owner) > n
+    assert np.allclose(found.probs, combine(found.piece_probs, found.pieces.owner, n, "noisy-or"))
+    assert not np.allclose(found.probs, combine(found.piece_probs, found.pieces.owner, n, "max"))
 
 
 def test_records_that_fit_train_the_same_under_either_objective(tiny_base: Path, tmp_path: Path) -> None:

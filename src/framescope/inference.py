@@ -361,14 +361,15 @@ def predict_records(
 ) -> Prediction:
     """Cut, predict, combine and decide for whole records (the labelled units of evaluation).
 
-    ``method`` is the combine rule (default: :func:`default_combine` of the model).
+    ``method`` is the combine rule (default: the model's own, :attr:`Artifact.combine`:
+    ``noisy-or`` for a model trained with ``--record-loss noisy-or``, else ``max``, or ``mean``
+    for single-label models).
     """
     tok = artifact.tokenizer
     pieces = cut_records(records, token_counter(tok), passage_budget(tok, artifact.max_length))
     piece_probs = predict_proba(artifact, [p.text for p in pieces.passages], batch_size=batch_size,
                                 precision=precision, progress=progress)
-    probs = combine(piece_probs, pieces.owner, len(records),
-                    method or default_combine(artifact.single_label))
+    probs = combine(piece_probs, pieces.owner, len(records), method or artifact.combine)
     return Prediction(probs, decisions_of(artifact, probs), pieces, piece_probs)
 
 

@@ -44,8 +44,9 @@ POLICIES: dict[str, list[str]] = {
 }
 
 
-def run(name: str, cache: Path, results: Path = RESULTS) -> dict[str, Any]:
-    """Re-choose thresholds and evaluate for every kept seed model of bench run ``name``."""
+def run(name: str, cache: Path, results: Path = RESULTS, only: list[str] | None = None) -> dict[str, Any]:
+    """Re-choose thresholds and evaluate for every kept seed model of bench run ``name``, under
+    every policy of :data:`POLICIES` (or those whose ``--policy`` value is in ``only``)."""
     bench = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
     models = sorted((cache / name / "models").glob("seed*"))
     if not models:
@@ -59,6 +60,8 @@ def run(name: str, cache: Path, results: Path = RESULTS) -> dict[str, Any]:
         for s in bench["seeds"]]}
     steps, commands = [], {}
     for pol, args in POLICIES.items():
+        if only and args[1] not in only:
+            continue
         tag = "-".join(a.strip("-") for a in args)
         rows[pol] = []
         for model in models:
@@ -134,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=quality.CACHE, help="bench/quality.py's cache folder")
     p.add_argument("--results-dir", type=Path, default=RESULTS,
                    help="where the bench run's TASK.json is and this script's results go (RESULTS.md beside it)")
+    p.add_argument("--only", nargs="+", metavar="POLICY",
+                   choices=sorted({a[1] for a in POLICIES.values()}),
+                   help="run only these framescope thresholds --policy values (default: every row)")
     p.add_argument("--render", action="store_true", help="only redraw the RESULTS.md section")
     args = p.parse_args(argv)
     if not args.run and not args.render:
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (quality.SHARED).exists():
             print("skipped: ../shared/data not found")
             return 0
-        run(args.run, args.cache, args.results_dir)
+        run(args.run, args.cache, args.results_dir, only=args.only)
     found = [json.loads(f.read_text(encoding="utf-8"))
              for f in sorted(args.results_dir.glob("threshold-policies--*.json"))]
     if found:

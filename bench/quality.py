@@ -219,6 +219,7 @@ class Settings:
     lr: float | None = None
     batch_size: int | None = None
     max_minutes: float | None = None
+    precision: str | None = None
     train_fraction: float | None = None
     base: str | None = None
     base_name: str | None = None
@@ -686,6 +687,8 @@ def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir
         cmd += ["--batch-size", str(s.batch_size)]
     if s.max_minutes is not None:
         cmd += ["--max-minutes", f"{s.max_minutes:g}"]
+    if s.precision is not None:
+        cmd += ["--precision", s.precision]
     if s.base:
         cmd += ["--base", s.base]
     return cmd + task.train_args + s.extra_train
@@ -795,7 +798,7 @@ def _assemble(task: Task, s: Settings, prep: Prepared, per_seed: list[dict[str, 
     d = task.defaults
     config = {"epochs": s.epochs if s.epochs is not None else d["epochs"],
               "max_length": s.max_length or d["max_length"], "lr": s.lr, "batch_size": s.batch_size,
-              "max_minutes": s.max_minutes,
+              "max_minutes": s.max_minutes, "precision": s.precision,
               "base": s.base_name or (display([s.base]) if s.base else "default (all-MiniLM-L6-v2)"),
               "bootstrap": s.bootstrap,
               "seeds": s.seeds, "split_seed": SPLIT_SEED, **prep.info}
@@ -960,6 +963,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         where = _where(vm)
         lr = f", learning rate {vc['lr']:g}" if vc.get("lr") else ""
         lr += f", time budget {vc['max_minutes']:g} min of training per seed" if vc.get("max_minutes") else ""
+        lr += f", trained in {vc['precision']} (--precision)" if vc.get("precision") else ""
         run = [((x.get("artifact") or {}).get("training") or {}) for x in v.get("seeds", [])]
         ran = ("; epochs run " + ", ".join(str(t.get("epochs_run")) for t in run) + " (best "
                + ", ".join(str(t.get("best_epoch")) for t in run) + ")") if run and all(run) else ""
@@ -1213,6 +1217,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="time budget per seed: framescope train's --max-minutes (no new epoch starts "
                         "after this many minutes; the best epoch so far is kept; default: none)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                   help="framescope train's --precision (default: train's, auto: bf16 where the "
+                        "hardware has native bf16, else fp32); pin it to compare runs across machines")
     p.add_argument("--train-fraction", type=float, default=None,
                    help="share of the training data to train on (grouped, stratified; default: the task's)")
     p.add_argument("--base", default=None, help="backbone folder (default: the bundled MiniLM)")
@@ -1262,7 +1269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds=list(range(1 if args.smoke else args.seeds)),
         epochs=1 if args.smoke and args.epochs is None else args.epochs,
         max_length=64 if args.smoke and args.max_length is None else args.max_length,
-        lr=args.lr, batch_size=args.batch_size, max_minutes=args.max_minutes, train_fraction=args.train_fraction, base=args.base,
+        lr=args.lr, batch_size=args.batch_size, max_minutes=args.max_minutes,
+        precision=args.precision, train_fraction=args.train_fraction, base=args.base,
         base_name=args.base_name,
         bootstrap=args.bootstrap or (100 if args.smoke else 1000), smoke=args.smoke,
         keep_models=args.keep_models, cache=args.cache.resolve(), results_dir=args.results_dir,

@@ -142,6 +142,10 @@ def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
     timed = quality._train_command(task, quality.Settings(seeds=[0], max_minutes=30.0), prep, 0, tmp_path / "m")
     assert timed[timed.index("--max-minutes") + 1] == "30"
     assert quality.parse_args(["--task", "babe", "--max-minutes", "12.5"]).max_minutes == 12.5
+    assert "--precision" not in cmd  # train's own auto unless pinned
+    pinned = quality._train_command(task, quality.Settings(seeds=[0], precision="bf16"), prep, 0, tmp_path / "m")
+    assert pinned[pinned.index("--precision") + 1] == "bf16"
+    assert quality.parse_args(["--task", "babe", "--precision", "fp32"]).precision == "fp32"
     budget = quality._train_command(quality.TASK_SPECS["semeval-frames"], quality.Settings(seeds=[0]),
                                     prep, 0, tmp_path / "m")
     assert budget[budget.index("--epochs") + 1] == "1"

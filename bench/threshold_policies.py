@@ -99,6 +99,14 @@ def run(name: str, cache: Path, results: Path = RESULTS, only: list[str] | None 
     return out
 
 
+def command(r: dict[str, Any]) -> str:
+    """The command that made result ``r``: its run, and ``--only`` when it ran a subset."""
+    ran = [POLICIES[name][1] for name in r["policies"] if name in POLICIES]
+    every = [args[1] for args in POLICIES.values()]
+    only = f" --only {' '.join(ran)}" if ran and ran != every else ""
+    return f"python bench/threshold_policies.py --run {r['run']}{only}"
+
+
 def render(results: list[dict[str, Any]]) -> str:
     """The RESULTS.md section of every threshold-policy run."""
     lines = [BEGIN, "## Thresholds for rare labels (`python bench/threshold_policies.py`)", "",
@@ -121,7 +129,7 @@ def render(results: list[dict[str, Any]]) -> str:
                          + " | ".join(quality._fmt(pols[n]["per_label"].get(lab)) for n in names) + " |")
         m = r["machine"]
         lines += ["", "</details>", "",
-                  f"Bench run: `{r['bench_run']}`. Re-choosing and scoring took {r['seconds'] / 60:.1f} min "
+                  f"Bench run: `{r['bench_run']}`; policies: `{command(r)}`. Re-choosing and scoring took {r['seconds'] / 60:.1f} min "
                   f"on {m.get('cpu')}, {m.get('cores')} cores (peak RSS of a step {r['peak_rss_mb']:.0f} MiB), "
                   f"commit `{r['git_commit']}`, {r['date'][:10]}. Commands (first seed):", "", "```"]
         for cmds in r["commands"].values():

@@ -166,6 +166,16 @@ def test_threshold_policies_section_lists_every_policy_and_label():
     assert text.startswith(module.BEGIN) and text.endswith(module.END)
     assert "| a | 0.250 ± 0.050 | 0.250 ± 0.050 | 3, 4 |" in text
     assert "| Doubt | 9 | 0.250 ± 0.050 | 0.250 ± 0.050 |" in text and "| Slogans | 0 | n/a | n/a |" in text
+    assert "policies: `python bench/threshold_policies.py --run semeval-persuasion--x`" in text
+
+
+def test_threshold_policies_records_a_subset_as_only():
+    module = bench_script("threshold_policies")
+    names = list(module.POLICIES)
+    r = {"run": "babe--x", "policies": {"as trained": {}, names[-2]: {}, names[-1]: {}}}
+    assert module.command(r) == "python bench/threshold_policies.py --run babe--x --only global fixed"
+    every = {"run": "babe--x", "policies": {name: {} for name in names}}
+    assert module.command(every) == "python bench/threshold_policies.py --run babe--x"
 
 
 def test_render_keeps_the_sections_other_scripts_wrote(quality, tmp_path):

@@ -11,8 +11,8 @@ about half of the 23 techniques fall under that bar. For every kept seed model t
 chooses the thresholds again with ``framescope thresholds`` on the model's own recorded dev data
 (never on the evaluation data) under each policy below (per-label tuned or shrunk cut-offs for
 every label with a dev positive, one global cut-off that maximises dev micro-F1, and 0.5
-everywhere), then scores the evaluation data with ``framescope evaluate``; the "as trained" row is the bench run's own evaluation of the same
-models. All commands run as subprocesses through ``bench/quality.py``'s step runner.
+everywhere), then scores the evaluation data with ``framescope evaluate``; the "as trained" row
+is the bench run's own evaluation of the same models. All commands run as subprocesses through ``bench/quality.py``'s step runner.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def render(results: list[dict[str, Any]]) -> str:
                          + " | ".join(quality._fmt(pols[n]["per_label"].get(lab)) for n in names) + " |")
         m = r["machine"]
         lines += ["", "</details>", "",
-                  f"Bench run: `{r['bench_run']}`; policies: `{command(r)}`. Re-choosing and scoring took {r['seconds'] / 60:.1f} min "
+                  f"Bench run: `{r['bench_run']}`; policies: `{command(r)}`. Re-choosing and scoring "
+                  f"took {r['seconds'] / 60:.1f} min "
                   f"on {m.get('cpu')}, {m.get('cores')} cores (peak RSS of a step {r['peak_rss_mb']:.0f} MiB), "
                   f"commit `{r['git_commit']}`, {r['date'][:10]}. Commands (first seed):", "", "```"]
         for cmds in r["commands"].values():

@@ -15,14 +15,16 @@ knows its own uncertainty:
 ``bootstrap``  the median of the tuned cut-off over bootstrap resamples of the dev units (a
                bagged estimate; seeded).
 ``global``     one cut-off shared by every label that has ``min_positives`` dev positives: the one
-               that maximises micro-F1 over those labels' pooled decisions. It has a single
-               parameter fitted on all the dev positives at once, so it is far steadier than
-               per-label cut-offs when most labels are rare, and it targets micro-F1 directly.
+               that maximises micro-F1 over those labels' pooled decisions (a single parameter
+               fitted on all the dev positives at once, aimed at micro-F1). It suits labels of
+               similar prevalence; where they differ widely per-label cut-offs do better (SemEval
+               frames: 0.638 against 0.686 micro-F1; persuasion: level; bench/RESULTS.md).
 ``fixed``      the default for every label.
 
 Every policy records, per label, where its threshold came from (``tuned``, ``shrunk``,
-``bootstrap``, ``global`` or ``default``). :func:`retune_artifact` (``framescope thresholds``) chooses a trained
-model's thresholds again, on its own dev data or on labelled text from the user's domain.
+``bootstrap``, ``global`` or ``default``). :func:`retune_artifact` (``framescope thresholds``)
+chooses a trained model's thresholds again, on its own dev data or on labelled text from the
+user's domain.
 """
 
 from __future__ import annotations

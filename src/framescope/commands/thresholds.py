@@ -15,8 +15,8 @@ the policy, the data and the previous thresholds.
 Policies: tuned (maximise F1 per label), shrunk (the tuned value pulled toward 0.5 in proportion
 to how few positives a label has: t = (n*t_tuned + k*0.5)/(n+k)), bootstrap (median of the tuned
 value over bootstrap resamples), global (one cut-off for all labels, the one that maximises
-micro-F1 on the dev data; steadier when most labels are rare), fixed (0.5 for every label). Labels with fewer than
---min-positives positives keep 0.5.
+micro-F1 on the dev data; for labels of similar prevalence), fixed (0.5 for every label).
+Labels with fewer than --min-positives positives keep 0.5.
 """
 
 

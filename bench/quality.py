@@ -220,6 +220,7 @@ class Settings:
     batch_size: int | None = None
     max_minutes: float | None = None
     precision: str | None = None
+    freeze_layers: int | None = None
     train_fraction: float | None = None
     base: str | None = None
     base_name: str | None = None
@@ -689,6 +690,8 @@ def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir
         cmd += ["--max-minutes", f"{s.max_minutes:g}"]
     if s.precision is not None:
         cmd += ["--precision", s.precision]
+    if s.freeze_layers is not None:
+        cmd += ["--freeze-layers", str(s.freeze_layers)]
     if s.base:
         cmd += ["--base", s.base]
     return cmd + task.train_args + s.extra_train
@@ -799,6 +802,7 @@ def _assemble(task: Task, s: Settings, prep: Prepared, per_seed: list[dict[str, 
     config = {"epochs": s.epochs if s.epochs is not None else d["epochs"],
               "max_length": s.max_length or d["max_length"], "lr": s.lr, "batch_size": s.batch_size,
               "max_minutes": s.max_minutes, "precision": s.precision,
+              "freeze_layers": s.freeze_layers,
               "base": s.base_name or (display([s.base]) if s.base else "default (all-MiniLM-L6-v2)"),
               "bootstrap": s.bootstrap,
               "seeds": s.seeds, "split_seed": SPLIT_SEED, **prep.info}
@@ -964,6 +968,8 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         lr = f", learning rate {vc['lr']:g}" if vc.get("lr") else ""
         lr += f", time budget {vc['max_minutes']:g} min of training per seed" if vc.get("max_minutes") else ""
         lr += f", trained in {vc['precision']} (--precision)" if vc.get("precision") else ""
+        lr += (f", lowest {vc['freeze_layers']} layers frozen (--freeze-layers)" if vc.get("freeze_layers")
+               else ", every layer trained (--freeze-layers 0)" if vc.get("freeze_layers") == 0 else "")
         run = [((x.get("artifact") or {}).get("training") or {}) for x in v.get("seeds", [])]
         ran = ("; epochs run " + ", ".join(str(t.get("epochs_run")) for t in run) + " (best "
                + ", ".join(str(t.get("best_epoch")) for t in run) + ")") if run and all(run) else ""
@@ -1220,6 +1226,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                    help="framescope train's --precision (default: train's, auto: bf16 where the "
                         "hardware has native bf16, else fp32); pin it to compare runs across machines")
+    p.add_argument("--freeze-layers", type=int, default=None, metavar="N",
+                   help="framescope train's --freeze-layers (default: train's, half of the backbone's "
+                        "layers; 0 fine-tunes them all)")
     p.add_argument("--train-fraction", type=float, default=None,
                    help="share of the training data to train on (grouped, stratified; default: the task's)")
     p.add_argument("--base", default=None, help="backbone folder (default: the bundled MiniLM)")
@@ -1251,6 +1260,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if args.variant not in (None, "full"):
             p.error(f"--full is --variant full; it cannot be combined with --variant {args.variant}")
         args.variant = "full"
+    if args.freeze_layers is not None and args.freeze_layers < 0:
+        p.error(f"--freeze-layers must be 0 or more, got {args.freeze_layers}")
     if args.train_fraction is not None and not 0 < args.train_fraction <= 1:
         p.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     return args
@@ -1270,7 +1281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=1 if args.smoke and args.epochs is None else args.epochs,
         max_length=64 if args.smoke and args.max_length is None else args.max_length,
         lr=args.lr, batch_size=args.batch_size, max_minutes=args.max_minutes,
-        precision=args.precision, train_fraction=args.train_fraction, base=args.base,
+        precision=args.precision, freeze_layers=args.freeze_layers, train_fraction=args.train_fraction,
+        base=args.base,
         base_name=args.base_name,
         bootstrap=args.bootstrap or (100 if args.smoke else 1000), smoke=args.smoke,
         keep_models=args.keep_models, cache=args.cache.resolve(), results_dir=args.results_dir,

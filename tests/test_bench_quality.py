@@ -146,6 +146,12 @@ def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
     pinned = quality._train_command(task, quality.Settings(seeds=[0], precision="bf16"), prep, 0, tmp_path / "m")
     assert pinned[pinned.index("--precision") + 1] == "bf16"
     assert quality.parse_args(["--task", "babe", "--precision", "fp32"]).precision == "fp32"
+    assert "--freeze-layers" not in cmd  # train's own default (half the layers) unless given
+    unfrozen = quality._train_command(task, quality.Settings(seeds=[0], freeze_layers=0), prep, 0, tmp_path / "m")
+    assert unfrozen[unfrozen.index("--freeze-layers") + 1] == "0"
+    assert quality.parse_args(["--task", "babe", "--freeze-layers", "0"]).freeze_layers == 0
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--task", "babe", "--freeze-layers", "-1"])
     budget = quality._train_command(quality.TASK_SPECS["semeval-frames"], quality.Settings(seeds=[0]),
                                     prep, 0, tmp_path / "m")
     assert budget[budget.index("--epochs") + 1] == "1"

@@ -969,7 +969,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
         lr += f", time budget {vc['max_minutes']:g} min of training per seed" if vc.get("max_minutes") else ""
         lr += f", trained in {vc['precision']} (--precision)" if vc.get("precision") else ""
         lr += (f", lowest {vc['freeze_layers']} layers frozen (--freeze-layers)" if vc.get("freeze_layers")
-               else ", every layer trained (--freeze-layers 0)" if vc.get("freeze_layers") == 0 else "")
+               else ", every transformer layer trained (--freeze-layers 0; word embeddings frozen)" if vc.get("freeze_layers") == 0 else "")
         run = [((x.get("artifact") or {}).get("training") or {}) for x in v.get("seeds", [])]
         ran = ("; epochs run " + ", ".join(str(t.get("epochs_run")) for t in run) + " (best "
                + ", ".join(str(t.get("best_epoch")) for t in run) + ")") if run and all(run) else ""

@@ -502,14 +502,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
                  "passages' scores, and the model scores articles the same way (its max aggregation "
                  "is reported too)"},
     "full": {
-        "label": "framescope, full strength (all data, epochs auto)",
-        "defaults": {"train_fraction": 1.0, "epochs": "auto", "evidence_sentences": 100_000},
-        "task_defaults": {"semeval-persuasion": {"max_length": 256},
-                          "semeval-frames": {"max_length": 256},
-                          "babe": {"max_length": 128}},
-        "about": "full strength (`--full`): all training data, `framescope train`'s default epochs "
-                 "(auto: up to 10, early stopping on dev macro-F1 with patience 2), max length "
-                 "256/256/128 (persuasion/frames/BABE)"},
+        "label": "framescope, full strength (all data, the best recipe measured per task)",
+        "defaults": {"train_fraction": 1.0, "evidence_sentences": 100_000},
+        "task_defaults": {
+            "semeval-persuasion": {"epochs": 4, "max_length": 128, "freeze_layers": 0},
+            "semeval-frames": {"epochs": 3, "max_length": 128},
+            "babe": {"epochs": 3, "max_length": 128, "lr": 2e-5, "base": "mpnet",
+                     "base_name": "all-mpnet-base-v2"}},
+        "task_train": {"semeval-frames": ["--record-loss", "max"]},
+        "about": "full strength (`--full`): all training data and, per task, the recipe that measured "
+                 "best on 2 CPU cores (bench/results/NOTES.md): persuasion 4 epochs at 128 tokens with "
+                 "every layer trained (`--freeze-layers 0`); frames the multiple-instance objective "
+                 "(`--record-loss max`), 3 epochs; BABE all-mpnet-base-v2 (`--base mpnet`, its "
+                 "packages installed) at learning rate 2e-5, 3 epochs. Each keeps its best dev epoch"},
     "gpu-full": {
         "label": "framescope, all data and more epochs on one GPU",
         "train": ["--batch-size", "32"],
@@ -529,7 +534,8 @@ def effective_task(task: Task, variant: str | None) -> Task:
     v = VARIANTS[variant]
     defaults = {**task.defaults, **v.get("defaults", {}), **v.get("task_defaults", {}).get(task.name, {})}
     return dataclasses.replace(task, defaults=defaults, eval_args=v.get("eval_args", task.eval_args),
-                               extra_evals=v.get("extra_evals", task.extra_evals))
+                               extra_evals=v.get("extra_evals", task.extra_evals),
+                               train_args=[*task.train_args, *v.get("task_train", {}).get(task.name, [])])
 
 
 def _epochs(value: float | str) -> str:
@@ -682,18 +688,20 @@ def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir
     if epochs != "auto":  # auto: framescope train's own default (no flag)
         cmd += ["--epochs", f"{epochs:g}"]
     cmd += ["--max-length", str(s.max_length or d["max_length"])]
-    if s.lr is not None:
-        cmd += ["--lr", f"{s.lr:g}"]
+    lr = s.lr if s.lr is not None else d.get("lr")
+    if lr is not None:
+        cmd += ["--lr", f"{lr:g}"]
     if s.batch_size is not None:
         cmd += ["--batch-size", str(s.batch_size)]
     if s.max_minutes is not None:
         cmd += ["--max-minutes", f"{s.max_minutes:g}"]
     if s.precision is not None:
         cmd += ["--precision", s.precision]
-    if s.freeze_layers is not None:
-        cmd += ["--freeze-layers", str(s.freeze_layers)]
-    if s.base:
-        cmd += ["--base", s.base]
+    freeze_layers = s.freeze_layers if s.freeze_layers is not None else d.get("freeze_layers")
+    if freeze_layers is not None:
+        cmd += ["--freeze-layers", str(freeze_layers)]
+    if s.base or d.get("base"):
+        cmd += ["--base", s.base or d["base"]]
     return cmd + task.train_args + s.extra_train
 
 
@@ -800,10 +808,12 @@ def _assemble(task: Task, s: Settings, prep: Prepared, per_seed: list[dict[str, 
     primary = summary["model"][task.metric]["mean"]
     d = task.defaults
     config = {"epochs": s.epochs if s.epochs is not None else d["epochs"],
-              "max_length": s.max_length or d["max_length"], "lr": s.lr, "batch_size": s.batch_size,
+              "max_length": s.max_length or d["max_length"],
+              "lr": s.lr if s.lr is not None else d.get("lr"), "batch_size": s.batch_size,
               "max_minutes": s.max_minutes, "precision": s.precision,
-              "freeze_layers": s.freeze_layers,
-              "base": s.base_name or (display([s.base]) if s.base else "default (all-MiniLM-L6-v2)"),
+              "freeze_layers": s.freeze_layers if s.freeze_layers is not None else d.get("freeze_layers"),
+              "base": s.base_name or (display([s.base]) if s.base else
+                                      d.get("base_name") or d.get("base") or "default (all-MiniLM-L6-v2)"),
               "bootstrap": s.bootstrap,
               "seeds": s.seeds, "split_seed": SPLIT_SEED, **prep.info}
     first = per_seed[0]
@@ -1238,8 +1248,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--variant", choices=sorted(VARIANTS), default=None,
                    help="an improvement experiment; writes bench/results/TASK--VARIANT.json")
     p.add_argument("--full", action="store_true",
-                   help="full strength: all training data, framescope train's default epochs (auto, "
-                        "early stopping), longer passages; the same as --variant full")
+                   help="full strength: all training data and each task's best measured recipe "
+                        "(persuasion: every layer trained; frames: multiple-instance; BABE: mpnet, "
+                        "lr 2e-5); the same as --variant full")
     p.add_argument("--tag", default=None,
                    help="name of this configuration in the results file (TASK--TAG.json; default: "
                         "the variant's name)")
@@ -1289,6 +1300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         results_md=results_md, variant=args.variant, tag=args.tag, data_root=data_root)
     if args.variant:
         settings.extra_train = list(VARIANTS[args.variant].get("train", []))
+    missing = _missing_backbones(tasks, args.variant, settings)
+    if missing:
+        for msg in missing:
+            print(msg, file=sys.stderr)
+        return 2
     args.results_dir.mkdir(parents=True, exist_ok=True)
     status = 0
     for name in tasks:
@@ -1317,6 +1333,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.smoke or args.results_dir != RESULTS_DIR:
         print(f"wrote {render_results(args.results_dir, results_md)}")
     return status
+
+
+def _missing_backbones(tasks: Sequence[str], variant: str | None, s: Settings) -> list[str]:
+    """Messages for the tasks whose backbone cannot be loaded here (say, ``--full``'s mpnet not
+    installed), found before any training so that ``--task all`` does not fail hours in."""
+    from framescope.data.errors import DataError
+    from framescope.modeling import resolve_base
+
+    out = []
+    for name in tasks:
+        base = s.base or effective_task(TASK_SPECS[name], variant).defaults.get("base")
+        if not base or not (s.data_root / TASK_SPECS[name].folder).exists():
+            continue  # the bundled MiniLM, or a task skipped anyway for want of data
+        try:
+            resolve_base(base)
+        except DataError as exc:
+            out.append(f"[{name}] cannot run: backbone {base!r}: {exc}. Install it, or pass "
+                       "--base minilm (or another local model folder) to run on another backbone.")
+    return out
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:

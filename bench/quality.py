@@ -507,14 +507,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "task_defaults": {
             "semeval-persuasion": {"epochs": 4, "max_length": 128, "freeze_layers": 0},
             "semeval-frames": {"epochs": 3, "max_length": 128},
-            "babe": {"epochs": 3, "max_length": 128, "lr": 2e-5, "base": "mpnet",
+            "babe": {"epochs": 3, "max_length": 128, "lr": 2e-5, "freeze_layers": 0, "base": "mpnet",
                      "base_name": "all-mpnet-base-v2"}},
         "task_train": {"semeval-frames": ["--record-loss", "max"]},
         "about": "full strength (`--full`): all training data and, per task, the recipe that measured "
                  "best on 2 CPU cores (bench/results/NOTES.md): persuasion 4 epochs at 128 tokens with "
                  "every layer trained (`--freeze-layers 0`); frames the multiple-instance objective "
                  "(`--record-loss max`), 3 epochs; BABE all-mpnet-base-v2 (`--base mpnet`, its "
-                 "packages installed) at learning rate 2e-5, 3 epochs. Each keeps its best dev epoch"},
+                 "packages installed) at learning rate 2e-5, 3 epochs, every layer trained. Each keeps "
+                 "its best dev epoch"},
     "gpu-full": {
         "label": "framescope, all data and more epochs on one GPU",
         "train": ["--batch-size", "32"],
@@ -1250,7 +1251,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--full", action="store_true",
                    help="full strength: all training data and each task's best measured recipe "
                         "(persuasion: every layer trained; frames: multiple-instance; BABE: mpnet, "
-                        "lr 2e-5); the same as --variant full")
+                        "lr 2e-5, every layer trained); the same as --variant full")
     p.add_argument("--tag", default=None,
                    help="name of this configuration in the results file (TASK--TAG.json; default: "
                         "the variant's name)")

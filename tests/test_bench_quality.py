@@ -149,6 +149,7 @@ def test_full_is_the_best_measured_recipe_per_task(quality, tmp_path):
     assert flag(persuasion, "--freeze-layers") == "0" and flag(persuasion, "--max-length") == "128"
     assert flag(frames, "--freeze-layers") is None  # train's own default (half the layers)
     assert flag(babe, "--base") == "mpnet" and flag(babe, "--lr") == "2e-05" and "--single-label" in babe
+    assert flag(babe, "--freeze-layers") == "0"
     assert flag(train("babe", base="/my/model", lr=1e-4), "--base") == "/my/model"  # flags win
     assert flag(train("babe", lr=1e-4), "--lr") == "0.0001"
     assert flag(train("semeval-persuasion", freeze_layers=2), "--freeze-layers") == "2"

@@ -678,6 +678,12 @@ def _read_artifact(model_dir: Path) -> dict[str, Any]:
     return keep
 
 
+def _setting(s: Settings, defaults: dict[str, Any], name: str) -> Any:
+    """A training setting: the command line's value, else the task's (or variant's) default."""
+    value = getattr(s, name)
+    return value if value is not None else defaults.get(name)
+
+
 def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir: Path) -> list[str]:
     d = task.defaults
     cmd = [*framescope_exe(), "train", "--train", *prep.train]
@@ -689,7 +695,7 @@ def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir
     if epochs != "auto":  # auto: framescope train's own default (no flag)
         cmd += ["--epochs", f"{epochs:g}"]
     cmd += ["--max-length", str(s.max_length or d["max_length"])]
-    lr = s.lr if s.lr is not None else d.get("lr")
+    lr = _setting(s, d, "lr")
     if lr is not None:
         cmd += ["--lr", f"{lr:g}"]
     if s.batch_size is not None:
@@ -698,7 +704,7 @@ def _train_command(task: Task, s: Settings, prep: Prepared, seed: int, model_dir
         cmd += ["--max-minutes", f"{s.max_minutes:g}"]
     if s.precision is not None:
         cmd += ["--precision", s.precision]
-    freeze_layers = s.freeze_layers if s.freeze_layers is not None else d.get("freeze_layers")
+    freeze_layers = _setting(s, d, "freeze_layers")
     if freeze_layers is not None:
         cmd += ["--freeze-layers", str(freeze_layers)]
     if s.base or d.get("base"):
@@ -810,9 +816,9 @@ def _assemble(task: Task, s: Settings, prep: Prepared, per_seed: list[dict[str, 
     d = task.defaults
     config = {"epochs": s.epochs if s.epochs is not None else d["epochs"],
               "max_length": s.max_length or d["max_length"],
-              "lr": s.lr if s.lr is not None else d.get("lr"), "batch_size": s.batch_size,
+              "lr": _setting(s, d, "lr"), "batch_size": s.batch_size,
               "max_minutes": s.max_minutes, "precision": s.precision,
-              "freeze_layers": s.freeze_layers if s.freeze_layers is not None else d.get("freeze_layers"),
+              "freeze_layers": _setting(s, d, "freeze_layers"),
               "base": s.base_name or (display([s.base]) if s.base else
                                       d.get("base_name") or d.get("base") or "default (all-MiniLM-L6-v2)"),
               "bootstrap": s.bootstrap,

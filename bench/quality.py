@@ -501,6 +501,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
                  "article is one training example whose score is the noisy-OR 1 - prod(1 - p) of its "
                  "passages' scores, and the model scores articles the same way (its max aggregation "
                  "is reported too)"},
+    "mil-mean": {
+        "train": ["--record-loss", "mean"],
+        "label": "framescope, multiple-instance objective (article mean)",
+        "eval_args": ["--level", "article", "--aggregate", "mean"],
+        "extra_evals": {"max": ["--level", "article", "--aggregate", "max"]},
+        "about": "multiple-instance training (`framescope train --record-loss mean`): each article is "
+                 "one training example whose score is the mean of its passages' scores (a frame is "
+                 "judged on the whole article, as TF-IDF sees it), and the model scores articles the "
+                 "same way (its max aggregation is reported too)"},
     "full": {
         "label": "framescope, full strength (all data, the best recipe measured per task)",
         "defaults": {"train_fraction": 1.0, "evidence_sentences": 100_000},

@@ -1,4 +1,4 @@
-"""Multiple-instance training (``framescope train --record-loss max|noisy-or``): the bag loss,
+"""Multiple-instance training (``framescope train --record-loss max|noisy-or|mean``): the bag loss,
 the bag datasets, and a run end to end on articles cut into passages (tiny random-weight model)."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _write(path: Path, rows: list[dict]) -> Path:
 # ----------------------------------------------------------------------------- the bag loss
 
 
-@pytest.mark.parametrize("rule", ["max", "noisy-or"])
+@pytest.mark.parametrize("rule", ["max", "noisy-or", "mean"])
 def test_bag_log_probs_match_the_combine_rule_of_scoring(rule: str) -> None:
     """The loss sees the same record score that scoring computes with inference.combine."""
     rng = np.random.default_rng(0)
@@ -53,7 +53,7 @@ def test_bag_log_probs_match_the_combine_rule_of_scoring(rule: str) -> None:
     np.testing.assert_allclose(log_q.exp().numpy(), 1 - expected, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("rule", ["max", "noisy-or"])
+@pytest.mark.parametrize("rule", ["max", "noisy-or", "mean"])
 def test_bag_loss_is_finite_with_extreme_logits(rule: str) -> None:
     logits = torch.tensor([[-60.0, 60.0], [-60.0, 0.0], [1e-9, -1e-9]], requires_grad=True)
     log_p, log_q = bag_log_probs(logits, torch.tensor([0, 0, 1]), 2, rule)
@@ -74,9 +74,24 @@ def test_max_bag_loss_trains_only_the_top_passage_and_noisy_or_trains_all() -> N
     assert (logits.grad < 0).all()  # every passage is pushed up for a positive bag
 
 
+def test_mean_bag_loss_pushes_passages_by_their_room_to_move() -> None:
+    """d log(mean p) / d z_i = p_i (1 - p_i) / sum(p): every passage of a positive bag rises, the
+    undecided one most; in a negative bag every passage falls."""
+    logits = torch.tensor([[4.0], [0.0], [-4.0]], requires_grad=True)
+    log_p, log_q = bag_log_probs(logits, torch.tensor([0, 0, 0]), 1, "mean")
+    (-log_p.sum()).backward()
+    g = logits.grad[:, 0]
+    assert (g < 0).all() and g[1] < g[0] and g[1] < g[2]
+    p = torch.sigmoid(logits.detach())[:, 0]
+    torch.testing.assert_close(-g, p * (1 - p) / p.sum())
+    logits.grad = None
+    (-log_q.sum()).backward()
+    assert (logits.grad > 0).all()
+
+
 def test_bag_rule_is_checked() -> None:
-    with pytest.raises(ValueError, match="max or noisy-or"):
-        bag_log_probs(torch.zeros((1, 1)), torch.tensor([0]), 1, "mean")
+    with pytest.raises(ValueError, match="max, noisy-or or mean"):
+        bag_log_probs(torch.zeros((1, 1)), torch.tensor([0]), 1, "median")
 
 
 # ----------------------------------------------------------------------------- bag datasets
@@ -114,7 +129,7 @@ def test_config_refuses_record_loss_where_it_cannot_apply() -> None:
     with pytest.raises(ValueError, match="long-records cut"):
         TrainConfig(record_loss="noisy-or", long_records="truncate")
     with pytest.raises(ValueError, match="record_loss"):
-        TrainConfig(record_loss="mean")
+        TrainConfig(record_loss="median")
 
 
 def test_noisy_or_training_on_articles_end_to_end(tiny_base: Path, tmp_path: Path) -> None:
@@ -150,6 +165,23 @@ def test_noisy_or_training_on_articles_end_to_end(tiny_base: Path, tmp_path: Pat
     assert len(set(np.asarray(found.pieces.owner).tolist())) == n and len(found.pieces.owner) > n
     assert np.allclose(found.probs, combine(found.piece_probs, found.pieces.owner, n, "noisy-or"))
     assert not np.allclose(found.probs, combine(found.piece_probs, found.pieces.owner, n, "max"))
+
+
+def test_mean_training_records_its_rule_and_scores_by_it(tiny_base: Path, tmp_path: Path) -> None:
+    """``--record-loss mean``: the model's rule becomes ``mean`` for every later scoring."""
+    data = _write(tmp_path / "articles.jsonl", _articles(90, seed=6))
+    out = tmp_path / "mean"
+    cfg = TrainConfig(train=[str(data)], out=str(out), base=str(tiny_base), epochs=1, max_length=24,
+                      lr=5e-3, batch_size=8, freeze_embeddings=False, freeze_layers=0,
+                      min_dev_positives=3, record_loss="mean", dev_ratio=0.2)
+    tr = train(cfg, progress=False).meta["training"]
+    assert tr["record_loss"] == "mean" and tr["combine"] == "mean"
+    assert "mean of its passages' scores" in tr["loss"]
+    art = load_artifact(out)
+    assert art.combine == "mean"
+    recs = [Passage(id=r["id"], text=r["text"]) for r in _articles(15, seed=7)]
+    found = predict_records(art, recs)
+    assert np.allclose(found.probs, combine(found.piece_probs, found.pieces.owner, len(recs), "mean"))
 
 
 def test_records_that_fit_train_the_same_under_either_objective(tiny_base: Path, tmp_path: Path) -> None:

@@ -224,8 +224,8 @@ class Artifact:
     @property
     def combine(self) -> str:
         """How this model combines a record's passage scores: the rule it was trained with
-        (``training.combine`` in ``framescope.json``; ``noisy-or`` after ``--record-loss
-        noisy-or``), else ``max`` (``mean`` for single-label models)."""
+        (``training.combine`` in ``framescope.json``; ``noisy-or`` or ``mean`` after
+        ``--record-loss noisy-or|mean``), else ``max`` (``mean`` for single-label models)."""
         rule = (self.meta.get("training") or {}).get("combine")
         return rule if rule in COMBINE_RULES else default_combine(self.single_label)
 

@@ -53,8 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="passage rows, article rows, or both (OUT and OUT.articles); default passage")
     p.add_argument("--aggregate", choices=COMBINE_RULES, default=None,
                    help="article score from passage scores: max, noisy-or = 1-Π(1-p) or mean "
-                        "(default: the model's rule: noisy-or after train --record-loss noisy-or, "
-                        "else max for multi-label models, mean for single-label ones)")
+                        "(default: the model's rule: the one a train --record-loss noisy-or|mean "
+                        "model was trained on, else max for multi-label models, mean for "
+                        "single-label ones)")
     p.add_argument("--evidence", action="store_true",
                    help="add evidence spans for each predicted label (occlusion: the measured drop "
                         "in the label's probability when a word or phrase is masked; slower)")

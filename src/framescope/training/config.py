@@ -27,7 +27,7 @@ DEFAULT_OUT = "models/default"
 AUTO_EPOCHS_CAP = 10.0
 AUTO_EPOCHS_FIXED = 2.0
 #: ``--record-loss``: per passage (inherited labels), or multiple-instance over a record's passages.
-RECORD_LOSSES = ("pieces", "max", "noisy-or")
+RECORD_LOSSES = ("pieces", "max", "noisy-or", "mean")
 
 
 def _opt(help: str, **extra: Any) -> dict[str, Any]:
@@ -109,8 +109,9 @@ class TrainConfig:
     record_loss: str = field(default="pieces", metadata=_opt(
         "how a record cut into several passages is trained: 'pieces' (every passage inherits the "
         "record's labels and is an example of its own) or, multiple-instance, 'max' / 'noisy-or' "
-        "(the loss is taken on the record's score, the max or noisy-OR 1 - prod(1 - p) of its "
-        "passages' scores, so one passage can carry a label the rest of the record lacks; the "
+        "/ 'mean' (the loss is taken on the record's score, the max, noisy-OR 1 - prod(1 - p) or "
+        "mean of its passages' scores, so one passage can carry a label the rest of the record "
+        "lacks (max, noisy-or) or a label is judged on the whole record (mean); the "
         "model then combines passage scores the same way when it scores). Multi-label models "
         "with --long-records cut only (default: pieces)", choices=RECORD_LOSSES))
     pos_weight: str = field(default="auto", metadata=_opt(

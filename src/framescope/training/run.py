@@ -248,7 +248,8 @@ def make_datasets(st: TrainState) -> None:
     assert tax is not None
     cfg = st.cfg
     mil = cfg.record_loss != "pieces"
-    st.combine = "noisy-or" if cfg.record_loss == "noisy-or" else default_combine(st.single)
+    # a multiple-instance model scores records by the rule it was trained on (max is the default)
+    st.combine = cfg.record_loss if cfg.record_loss in ("noisy-or", "mean") else default_combine(st.single)
     n_old = len(st.old.taxonomy) if st.old is not None else len(tax)
     train_pieces = _cut(st, st.train, "train")
     pieces = list(train_pieces.passages)

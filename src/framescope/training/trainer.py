@@ -51,16 +51,19 @@ def choose_precision(precision: str) -> tuple[str, str]:
 
 def bag_log_probs(logits: Any, bag: Any, n_bags: int, rule: str) -> tuple[Any, Any]:
     """``(log P, log(1 - P))`` per bag and label, where ``P`` is a bag's score from its passages'
-    logits: ``max`` (the highest passage score) or ``noisy-or`` (``1 - prod(1 - p)``).
+    logits: ``max`` (the highest passage score), ``noisy-or`` (``1 - prod(1 - p)``) or ``mean``
+    (the average passage score).
 
-    Both are computed in log space so the loss stays finite: ``log(1 - P)`` of noisy-OR is the sum
-    of the passages' ``log(1 - p)``, and ``log P`` comes from it through a stable ``log(1 - e^x)``.
+    All are computed in log space so the loss stays finite: ``log(1 - P)`` of noisy-OR is the sum
+    of the passages' ``log(1 - p)``, and ``log P`` comes from it through a stable ``log(1 - e^x)``;
+    the mean's ``log P`` and ``log(1 - P)`` are log-mean-exps of the passages' ``log p`` and
+    ``log(1 - p)``.
 
     Args:
         logits: ``(passages, labels)`` tensor.
         bag: ``(passages,)`` long tensor, each passage's bag in ``range(n_bags)``.
         n_bags: the number of bags; every bag needs at least one passage.
-        rule: ``max`` or ``noisy-or``.
+        rule: ``max``, ``noisy-or`` or ``mean``.
     """
     import torch
 
@@ -69,8 +72,11 @@ def bag_log_probs(logits: Any, bag: Any, n_bags: int, rule: str) -> tuple[Any, A
         z = torch.full((n_bags, logits.shape[1]), float("-inf"), dtype=logits.dtype, device=logits.device)
         z = z.scatter_reduce(0, index, logits, reduce="amax", include_self=False)
         return torch.nn.functional.logsigmoid(z), torch.nn.functional.logsigmoid(-z)
+    if rule == "mean":
+        return (_bag_log_mean_exp(torch.nn.functional.logsigmoid(logits), bag, n_bags),
+                _bag_log_mean_exp(torch.nn.functional.logsigmoid(-logits), bag, n_bags))
     if rule != "noisy-or":
-        raise ValueError(f"The 'rule' parameter must be max or noisy-or. Got {rule!r} instead.")
+        raise ValueError(f"The 'rule' parameter must be max, noisy-or or mean. Got {rule!r} instead.")
     miss = torch.zeros((n_bags, logits.shape[1]), dtype=logits.dtype, device=logits.device)
     miss = miss.index_add(0, bag, torch.nn.functional.logsigmoid(-logits))  # log(1 - P) <= 0
     # log(1 - e^x) for x < 0: log(-expm1(x)) near 0, log1p(-e^x) further out; each branch gets an
@@ -78,6 +84,19 @@ def bag_log_probs(logits: Any, bag: Any, n_bags: int, rule: str) -> tuple[Any, A
     near = torch.log(-torch.expm1(miss.clamp(min=-0.6931, max=-1e-7)))
     far = torch.log1p(-torch.exp(miss.clamp(max=-0.6931)))
     return torch.where(miss > -0.6931, near, far), miss
+
+
+def _bag_log_mean_exp(x: Any, bag: Any, n_bags: int) -> Any:
+    """``log(mean(exp(x)))`` over each bag's rows, per column, shifted by the bag's max so that
+    every term is at most ``exp(0)`` and the bag's sum at least 1 (no overflow, no ``log 0``)."""
+    import torch
+
+    index = bag.unsqueeze(1).expand_as(x)
+    top = torch.full((n_bags, x.shape[1]), float("-inf"), dtype=x.dtype, device=x.device)
+    top = top.scatter_reduce(0, index, x, reduce="amax", include_self=False).detach()
+    total = torch.zeros_like(top).index_add(0, bag, torch.exp(x - top[bag]))
+    count = torch.bincount(bag, minlength=n_bags).clamp(min=1).to(x.dtype).unsqueeze(1)
+    return top + torch.log(total) - torch.log(count)
 
 
 def trainer_class() -> type:

@@ -234,6 +234,7 @@ class Settings:
     tag: str | None = None
     extra_train: list[str] = field(default_factory=list)
     data_root: Path = SHARED
+    resume: bool = False
 
 
 @dataclass
@@ -728,14 +729,55 @@ def _eval_command(task: Task, s: Settings, prep: Prepared, model_dir: Path, out:
     return cmd if reports else [*cmd, "--no-reports"]
 
 
+def _seed_plan(task: Task, s: Settings, prep: Prepared, seed: int, cache: Path) -> dict[str, list[str]]:
+    """The commands one seed runs, by step name, in order: train, evaluate (+ the extra
+    aggregations), and for BABE the evidence scoring."""
+    model_dir = cache / "models" / f"seed{seed}"
+    plan = {f"train-seed{seed}": _train_command(task, s, prep, seed, model_dir),
+            f"evaluate-seed{seed}": _eval_command(task, s, prep, model_dir, cache / "reports" / f"seed{seed}",
+                                                  task.eval_args, reports=seed == s.seeds[0])}
+    for name, extra in task.extra_evals.items():
+        plan[f"evaluate-{name}-seed{seed}"] = _eval_command(
+            task, s, prep, model_dir, cache / "reports" / f"seed{seed}-{name}", extra, reports=False)
+    if task.evidence and prep.evidence_data:
+        plan[f"score-evidence-seed{seed}"] = [
+            *framescope_exe(), "score", "--model", str(model_dir), *prep.evidence_data,
+            "--out", str(cache / "scores" / f"seed{seed}.jsonl"), "--evidence", "--overwrite", "-q"]
+    return plan
+
+
+def _finished_seed(path: Path, plan: dict[str, list[str]]) -> dict[str, Any] | None:
+    """A seed finished by an earlier run of the same configuration (``--resume``), or None.
+
+    Raises:
+        BenchError: when that seed was run with other commands (other flags under the same tag).
+    """
+    if not path.exists():
+        return None
+    done = json.loads(path.read_text(encoding="utf-8"))
+    want = {name: display(cmd) for name, cmd in plan.items()}
+    if done.get("plan") != want:
+        diff = [f"{name}: was `{done.get('plan', {}).get(name)}`, now `{cmd}`"
+                for name, cmd in want.items() if done.get("plan", {}).get(name) != cmd]
+        raise BenchError(f"--resume: {display([path])} was made by other commands ("
+                         + "; ".join(diff or ["other steps"]) + "). Run without --resume to start this "
+                         "configuration over, or give the new one its own --tag.")
+    return done
+
+
 def run_task(task: Task, s: Settings) -> dict[str, Any]:
-    """Prepare data, then train + evaluate (+ evidence) for every seed; returns the results."""
+    """Prepare data, then train + evaluate (+ evidence) for every seed; returns the results.
+
+    Each finished seed is saved atomically to ``CACHE/TAG/seeds/seedN.json``; with
+    ``s.resume`` a seed saved by an earlier (interrupted) run of the same commands is reused
+    instead of run again, and an unfinished one starts over from scratch.
+    """
     name_tag = s.tag or s.variant
     tag = task.name + (f"--{name_tag}" if name_tag else "") + ("-smoke" if s.smoke else "")
     cache = s.cache / tag
-    if cache.exists():
+    if cache.exists() and not s.resume:
         shutil.rmtree(cache)
-    cache.mkdir(parents=True)
+    cache.mkdir(parents=True, exist_ok=True)
     steps: list[Step] = []
     t_start = time.perf_counter()
     load_start = os.getloadavg()
@@ -743,47 +785,66 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
     print(f"[{task.name}] preparing data", flush=True)
     prep = task.prepare(task, s, cache, steps)
     per_seed: list[dict[str, Any]] = []
+    reused: dict[str, Any] = {}
     for i, seed in enumerate(s.seeds):
-        print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)})", flush=True)
         model_dir = cache / "models" / f"seed{seed}"
-        report_dir = cache / "reports" / f"seed{seed}"
+        plan = _seed_plan(task, s, prep, seed, cache)
+        saved = cache / "seeds" / f"seed{seed}.json"
+        done = _finished_seed(saved, plan) if s.resume else None
+        if done is not None:
+            print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)}): reused, finished "
+                  f"{done['finished']} at commit {done['git_commit']} ({display([saved])})", flush=True)
+            steps += [Step(d["name"], shlex.split(d["command"]), seconds=d["seconds"],
+                           peak_rss_mb=d["peak_rss_mb"], load_before=d["load_before"],
+                           load_max=d["load_max"], cpu_seconds=d["cpu_seconds"], log=d["log"])
+                      for d in done["steps"]]
+            reused[str(seed)] = {"finished": done["finished"], "git_commit": done["git_commit"],
+                                 "seconds": round(sum(d["seconds"] for d in done["steps"]), 1)}
+            per_seed.append(done["record"])
+            continue
+        print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)})", flush=True)
+        for leftover in (model_dir, cache / "reports" / f"seed{seed}",  # an interrupted attempt's
+                         *(cache / "reports" / f"seed{seed}-{name}" for name in task.extra_evals)):
+            shutil.rmtree(leftover, ignore_errors=True)
+        seed_steps: list[Step] = []
         rec: dict[str, Any] = {"seed": seed}
-        st = run_step(f"train-seed{seed}", _train_command(task, s, prep, seed, model_dir), cache / "logs")
-        steps.append(st)
-        rec["train"] = st.to_dict()
-        rec["artifact"] = _read_artifact(model_dir)
-        st = run_step(f"evaluate-seed{seed}",
-                      _eval_command(task, s, prep, model_dir, report_dir, task.eval_args, reports=i == 0),
-                      cache / "logs")
-        steps.append(st)
-        rec["evaluate"] = st.to_dict()
-        rec["metrics"] = _read_metrics(report_dir)
-        for name, extra in task.extra_evals.items():
-            out = cache / "reports" / f"seed{seed}-{name}"
-            st = run_step(f"evaluate-{name}-seed{seed}",
-                          _eval_command(task, s, prep, model_dir, out, extra, reports=False),
-                          cache / "logs")
-            steps.append(st)
-            rec.setdefault("extra_evals", {})[name] = {"step": st.to_dict(), "metrics": _read_metrics(out)}
-        if task.evidence and prep.evidence_data:
-            scores = cache / "scores" / f"seed{seed}.jsonl"
-            cmd = [*framescope_exe(), "score", "--model", str(model_dir), *prep.evidence_data,
-                   "--out", str(scores), "--evidence", "--overwrite", "-q"]
-            st = run_step(f"score-evidence-seed{seed}", cmd, cache / "logs")
-            steps.append(st)
-            rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines() if line]
-            gold = {p.id: list(p.meta.get("biased_words") or []) for p in _load(prep.evidence_data[0])}
-            ev = evidence_precision(rows, gold, label="Biased", seed=seed)
-            ev["scored_passages"] = len(rows)
-            rec["evidence"] = {"step": st.to_dict(), **ev}
+        for name, cmd in plan.items():
+            st = run_step(name, cmd, cache / "logs")
+            seed_steps.append(st)
+            kind = name.removesuffix(f"-seed{seed}")
+            if kind == "train":
+                rec["train"] = st.to_dict()
+                rec["artifact"] = _read_artifact(model_dir)
+            elif kind == "evaluate":
+                rec["evaluate"] = st.to_dict()
+                rec["metrics"] = _read_metrics(cache / "reports" / f"seed{seed}")
+            elif kind.startswith("evaluate-"):
+                extra = kind.removeprefix("evaluate-")
+                rec.setdefault("extra_evals", {})[extra] = {
+                    "step": st.to_dict(), "metrics": _read_metrics(cache / "reports" / f"seed{seed}-{extra}")}
+            else:  # score-evidence
+                scores = cache / "scores" / f"seed{seed}.jsonl"
+                rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines() if line]
+                gold = {p.id: list(p.meta.get("biased_words") or []) for p in _load(prep.evidence_data[0])}
+                ev = evidence_precision(rows, gold, label="Biased", seed=seed)
+                ev["scored_passages"] = len(rows)
+                rec["evidence"] = {"step": st.to_dict(), **ev}
         if not s.keep_models:
             shutil.rmtree(model_dir, ignore_errors=True)
+        steps += seed_steps
+        _write_json(saved, {"plan": {name: display(cmd) for name, cmd in plan.items()}, "record": rec,
+                            "steps": [st.to_dict() for st in seed_steps], "git_commit": git_commit(),
+                            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
         per_seed.append(rec)
-    total = time.perf_counter() - t_start
+    total = time.perf_counter() - t_start + sum(r["seconds"] for r in reused.values())
     result = _assemble(task, s, prep, per_seed, steps, total, load_start)
     result["git_commit"] = commit
     if result["git_commit_end"] == commit:
         del result["git_commit_end"]
+    if reused:
+        result["resumed"] = {"seeds_reused": reused,
+                             "note": "seeds finished by an earlier, interrupted run of the same commands "
+                                     "(--resume); total_seconds adds their steps' wall time"}
     return result
 
 
@@ -1273,6 +1334,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true",
                    help="a fast check: a few hundred examples, 1 epoch, 1 seed (use with --base TINY)")
     p.add_argument("--keep-models", action="store_true", help="keep the trained models in the cache")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same configuration: seeds it finished "
+                        "(CACHE/TASK--TAG/seeds/) are reused, not run again, if their commands are "
+                        "the same; without it the cache of the configuration starts empty")
     p.add_argument("--cache", type=Path, default=CACHE, help="folder for derived data (default bench/.cache)")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where TASK.json goes")
     p.add_argument("--results-md", type=Path, default=None,
@@ -1312,7 +1377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base=args.base,
         base_name=args.base_name,
         bootstrap=args.bootstrap or (100 if args.smoke else 1000), smoke=args.smoke,
-        keep_models=args.keep_models, cache=args.cache.resolve(), results_dir=args.results_dir,
+        keep_models=args.keep_models, resume=args.resume, cache=args.cache.resolve(), results_dir=args.results_dir,
         results_md=results_md, variant=args.variant, tag=args.tag, data_root=data_root)
     if args.variant:
         settings.extra_train = list(VARIANTS[args.variant].get("train", []))

@@ -127,6 +127,50 @@ def test_smoke_run_babe_through_the_public_cli(tiny_base, tmp_path):
     assert not any((ROOT / "bench" / "results").glob("babe-smoke*.json"))
 
 
+def test_resume_reuses_finished_seeds_and_refuses_other_commands(tiny_base, tmp_path):
+    """An interrupted long run continues with --resume: a finished seed (saved atomically in the
+    cache) is not trained again, and a cache made by other flags is refused, not mixed in."""
+    shared("babe")
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    base = [sys.executable, str(BENCH), "--task", "babe", "--smoke", "--base", str(tiny_base),
+            "--cache", str(cache), "--results-dir", str(results)]
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*base, *extra], cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+    first = run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    saved = cache / "babe-smoke" / "seeds" / "seed0.json"
+    done = json.loads(saved.read_text())
+    assert set(done["plan"]) == {"train-seed0", "evaluate-seed0", "score-evidence-seed0"}
+    r1 = json.loads((results / "babe-smoke.json").read_text())
+    assert "resumed" not in r1
+    train_log = cache / "babe-smoke" / "logs" / "train-seed0.log"
+    stamp = train_log.stat().st_mtime_ns
+
+    again = run("--resume")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "seed 0 (1/1): reused" in again.stdout and "$ framescope train" not in again.stdout
+    assert train_log.stat().st_mtime_ns == stamp  # not trained again
+    r2 = json.loads((results / "babe-smoke.json").read_text())
+    assert r2["resumed"]["seeds_reused"]["0"]["seconds"] > 0
+    assert r2["seeds"] == r1["seeds"] and r2["summary"] == r1["summary"]
+    assert r2["timing"]["total_seconds"] >= r2["resumed"]["seeds_reused"]["0"]["seconds"]
+
+    other = run("--resume", "--max-length", "48")
+    assert other.returncode == 1
+    assert "was made by other commands" in other.stderr and "--max-length 48" in other.stderr
+    assert json.loads((results / "babe-smoke.json").read_text()) == r2  # nothing overwritten
+
+    saved.unlink()  # as if killed before the seed finished: it runs again, from scratch
+    (cache / "babe-smoke" / "models" / "seed0").mkdir(parents=True, exist_ok=True)
+    (cache / "babe-smoke" / "models" / "seed0" / "half-written.tmp").write_text("x")
+    rerun = run("--resume")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "reused" not in rerun.stdout and "$ framescope train" in rerun.stdout
+    assert saved.exists() and "resumed" not in json.loads((results / "babe-smoke.json").read_text())
+
+
 def test_full_is_the_best_measured_recipe_per_task(quality, tmp_path):
     """--full trains on all the data with each task's own recipe; command-line flags still win."""
     args = quality.parse_args(["--task", "babe", "--full"])

@@ -460,6 +460,19 @@ BABE = Task(
 
 TASK_SPECS: dict[str, Task] = {t.name: t for t in (PERSUASION, FRAMES, BABE)}
 
+
+def _scored_by_own_rule(rule: str, name: str, score: str) -> dict[str, Any]:
+    """A multiple-instance variant whose model scores articles by the rule it was trained on
+    (its max aggregation reported beside it)."""
+    return {"train": ["--record-loss", rule],
+            "label": f"framescope, multiple-instance objective (article {name})",
+            "eval_args": ["--level", "article", "--aggregate", rule],
+            "extra_evals": {"max": ["--level", "article", "--aggregate", "max"]},
+            "about": f"multiple-instance training (`framescope train --record-loss {rule}`): each article "
+                     f"is one training example whose score is {score}, and the model scores articles "
+                     "the same way (its max aggregation is reported too)"}
+
+
 #: Improvement experiments and other configurations (``--variant NAME``): extra ``framescope
 #: train`` arguments and overrides of the task defaults (``defaults`` for every task,
 #: ``task_defaults`` per task), each reported beside the task's main run.
@@ -493,24 +506,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "about": "multiple-instance training (`framescope train --record-loss max`): each article is "
                  "one training example whose score is the max of its passages' scores, instead of "
                  "every passage inheriting the article's frames; scored as the main rows (max)"},
-    "mil-noisy-or": {
-        "train": ["--record-loss", "noisy-or"],
-        "label": "framescope, multiple-instance objective (article noisy-OR)",
-        "eval_args": ["--level", "article", "--aggregate", "noisy-or"],
-        "extra_evals": {"max": ["--level", "article", "--aggregate", "max"]},
-        "about": "multiple-instance training (`framescope train --record-loss noisy-or`): each "
-                 "article is one training example whose score is the noisy-OR 1 - prod(1 - p) of its "
-                 "passages' scores, and the model scores articles the same way (its max aggregation "
-                 "is reported too)"},
-    "mil-mean": {
-        "train": ["--record-loss", "mean"],
-        "label": "framescope, multiple-instance objective (article mean)",
-        "eval_args": ["--level", "article", "--aggregate", "mean"],
-        "extra_evals": {"max": ["--level", "article", "--aggregate", "max"]},
-        "about": "multiple-instance training (`framescope train --record-loss mean`): each article is "
-                 "one training example whose score is the mean of its passages' scores (a frame is "
-                 "judged on the whole article, as TF-IDF sees it), and the model scores articles the "
-                 "same way (its max aggregation is reported too)"},
+    "mil-noisy-or": _scored_by_own_rule(
+        "noisy-or", "noisy-OR", "the noisy-OR 1 - prod(1 - p) of its passages' scores"),
+    "mil-mean": _scored_by_own_rule(
+        "mean", "mean", "the mean of its passages' scores (a frame is judged on the whole article, as "
+        "TF-IDF sees it)"),
     "full": {
         "label": "framescope, full strength (all data, the best recipe measured per task)",
         "defaults": {"train_fraction": 1.0, "evidence_sentences": 100_000},

@@ -132,14 +132,20 @@ def test_config_refuses_record_loss_where_it_cannot_apply() -> None:
         TrainConfig(record_loss="median")
 
 
+def _train_on_articles(tiny_base: Path, tmp_path: Path, rule: str, *, n_records: int, seed: int,
+                       epochs: int) -> tuple[Path, Path, dict]:
+    """Toy articles trained multiple-instance by ``rule``: (data, model folder, training meta)."""
+    data = _write(tmp_path / "articles.jsonl", _articles(n_records, seed=seed))
+    out = tmp_path / rule
+    cfg = TrainConfig(train=[str(data)], out=str(out), base=str(tiny_base), epochs=epochs, max_length=24,
+                      lr=5e-3, batch_size=8, freeze_embeddings=False, freeze_layers=0,
+                      min_dev_positives=3, record_loss=rule, dev_ratio=0.2)
+    return data, out, train(cfg, progress=False).meta["training"]
+
+
 def test_noisy_or_training_on_articles_end_to_end(tiny_base: Path, tmp_path: Path) -> None:
     """Articles over the token budget train as bags; the model then scores with noisy-OR."""
-    data = _write(tmp_path / "articles.jsonl", _articles(150, seed=3))
-    out = tmp_path / "mil"
-    cfg = TrainConfig(train=[str(data)], out=str(out), base=str(tiny_base), epochs=3, max_length=24,
-                      lr=5e-3, batch_size=8, freeze_embeddings=False, freeze_layers=0,
-                      min_dev_positives=3, record_loss="noisy-or", dev_ratio=0.2)
-    tr = train(cfg, progress=False).meta["training"]
+    data, out, tr = _train_on_articles(tiny_base, tmp_path, "noisy-or", n_records=150, seed=3, epochs=3)
     assert tr["record_loss"] == "noisy-or" and tr["combine"] == "noisy-or"
     assert "noisy-or of its passages' scores" in tr["loss"]
     assert tr["records_cut_into_passages"]["train"] == tr["train_records"] > 0
@@ -169,12 +175,7 @@ def test_noisy_or_training_on_articles_end_to_end(tiny_base: Path, tmp_path: Pat
 
 def test_mean_training_records_its_rule_and_scores_by_it(tiny_base: Path, tmp_path: Path) -> None:
     """``--record-loss mean``: the model's rule becomes ``mean`` for every later scoring."""
-    data = _write(tmp_path / "articles.jsonl", _articles(90, seed=6))
-    out = tmp_path / "mean"
-    cfg = TrainConfig(train=[str(data)], out=str(out), base=str(tiny_base), epochs=1, max_length=24,
-                      lr=5e-3, batch_size=8, freeze_embeddings=False, freeze_layers=0,
-                      min_dev_positives=3, record_loss="mean", dev_ratio=0.2)
-    tr = train(cfg, progress=False).meta["training"]
+    _, out, tr = _train_on_articles(tiny_base, tmp_path, "mean", n_records=90, seed=6, epochs=1)
     assert tr["record_loss"] == "mean" and tr["combine"] == "mean"
     assert "mean of its passages' scores" in tr["loss"]
     art = load_artifact(out)

@@ -41,6 +41,8 @@ POLICIES: dict[str, list[str]] = {
     "global (one cut-off maximising dev micro-F1), labels with at least 5 dev positives": [
         "--policy", "global", "--min-positives", "5"],
     "fixed (0.5 for every label)": ["--policy", "fixed"],
+    "bootstrap (median of the tuned value over dev resamples), labels with at least 5 dev positives": [
+        "--policy", "bootstrap", "--min-positives", "5"],
 }
 
 

@@ -52,8 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how passage scores make an article (or long record) score: max, "
                         "noisy-or = 1 - prod(1 - p) or mean (default: the model's rule: the one a "
                         "train --record-loss noisy-or|mean model was trained on, else max for "
-                        "multi-label models, "
-                        "mean for single-label ones)")
+                        "multi-label models, mean for single-label ones)")
     p.add_argument("--compare", type=Path, default=None, metavar="MODEL",
                    help="a second model scored on the same data, with a paired bootstrap p-value "
                         "for the macro-F1 difference")

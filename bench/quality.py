@@ -89,6 +89,13 @@ class Step:
     cpu_seconds: float = 0.0
     log: str = ""
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Step:
+        """The step :meth:`to_dict` saved (``--resume``), its command split again."""
+        return cls(d["name"], shlex.split(d["command"]), seconds=d["seconds"], peak_rss_mb=d["peak_rss_mb"],
+                   load_before=d["load_before"], load_max=d["load_max"], cpu_seconds=d["cpu_seconds"],
+                   log=d["log"])
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "command": display(self.command), "seconds": round(self.seconds, 1),
                 "cpu_seconds": round(self.cpu_seconds, 1),
@@ -549,6 +556,13 @@ def effective_task(task: Task, variant: str | None) -> Task:
                                train_args=[*task.train_args, *v.get("task_train", {}).get(task.name, [])])
 
 
+def _reused(r: dict[str, Any]) -> str:
+    """``; seed 0 reused from an earlier run (commit C, DATE)`` for a ``--resume`` run, else ``""``."""
+    seeds = (r.get("resumed") or {}).get("seeds_reused") or {}
+    return "".join(f"; seed {k} reused from an earlier run (commit `{v['git_commit']}`, {v['finished'][:10]})"
+                   for k, v in seeds.items())
+
+
 def _epochs(value: float | str) -> str:
     """An epochs setting as text: a number, or ``auto`` (framescope train's default)."""
     return "auto (up to 10, early stopping)" if value == "auto" else f"{value:g}"
@@ -794,10 +808,7 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
         if done is not None:
             print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)}): reused, finished "
                   f"{done['finished']} at commit {done['git_commit']} ({display([saved])})", flush=True)
-            steps += [Step(d["name"], shlex.split(d["command"]), seconds=d["seconds"],
-                           peak_rss_mb=d["peak_rss_mb"], load_before=d["load_before"],
-                           load_max=d["load_max"], cpu_seconds=d["cpu_seconds"], log=d["log"])
-                      for d in done["steps"]]
+            steps += [Step.from_dict(d) for d in done["steps"]]
             reused[str(seed)] = {"finished": done["finished"], "git_commit": done["git_commit"],
                                  "seconds": round(sum(d["seconds"] for d in done["steps"]), 1)}
             per_seed.append(done["record"])
@@ -1066,7 +1077,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
                    f"max{ran}, max length {vc['max_length']}, train share {vc.get('train_fraction', 1):.0%}{lr}, "
                    f"backbone {vc.get('base')}; ran on {where} in {v['timing']['total_seconds'] / 60:.1f} min for "
                    f"{len(vc['seeds'])} seed(s), peak RSS of a step {peak:.0f} MiB "
-                   f"(`{v['bench_command']}`, commit `{v['git_commit']}`).")
+                   f"(`{v['bench_command']}`, commit `{v['git_commit']}`{_reused(v)}).")
         out += [f"{x}" for x in v.get("remarks", [])]
         out.append("")
     if "evidence" in sm:
@@ -1115,7 +1126,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
     if remarks:
         out += [f"- {n_}" for n_ in remarks] + [""]
     end = f" (`{r['git_commit_end']}` when it ended)" if r.get("git_commit_end") else ""
-    out += [f"Run `{r['bench_command']}` at commit `{r['git_commit']}`{end} on {r['date'][:10]}.", ""]
+    out += [f"Run `{r['bench_command']}` at commit `{r['git_commit']}`{end} on {r['date'][:10]}{_reused(r)}.", ""]
     return out
 
 

@@ -156,6 +156,7 @@ def test_resume_reuses_finished_seeds_and_refuses_other_commands(tiny_base, tmp_
     assert r2["resumed"]["seeds_reused"]["0"]["seconds"] > 0
     assert r2["seeds"] == r1["seeds"] and r2["summary"] == r1["summary"]
     assert r2["timing"]["total_seconds"] >= r2["resumed"]["seeds_reused"]["0"]["seconds"]
+    assert "seed 0 reused from an earlier run (commit" in (tmp_path / "RESULTS.md").read_text()
 
     other = run("--resume", "--max-length", "48")
     assert other.returncode == 1

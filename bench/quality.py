@@ -1200,13 +1200,17 @@ def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[d
         if not r or r.get("status") != "ok":
             continue
         metric = r["metric"]
+        other = "macro_f1" if metric == "micro_f1" else "micro_f1"
         runs = [("CPU budget (main row)", r)]
         runs += [(f"`{v['variant']}`", v) for v in sorted(variants.get(name, []), key=lambda v: v["variant"])
                  if v.get("status") == "ok" and not v.get("smoke") and v["config"].get("train_fraction", 1) >= 1]
         for label, x in runs:
             c = _run_cells(x)
-            rows.append(f"| {name} | {label} | {_fmt(x['summary']['model'][metric])} | "
-                        f"{_fmt(x['summary']['baseline'][metric])} | {len(x['config']['seeds'])} seeds | "
+            sm = x["summary"]
+            rows.append(f"| {name} | {label} | {_fmt(sm['model'][metric])} | "
+                        f"{_fmt(sm['baseline'][metric])} | {other.replace('_', '-')} "
+                        f"{_fmt(sm['model'].get(other))} / {_fmt(sm['baseline'].get(other))} | "
+                        f"{len(x['config']['seeds'])} seeds | "
                         f"{c['hardware']} | {c['backbone']} | {c['data']} | {c['epochs']} | {c['max_length']} | "
                         f"{c['wall']} | {c['peak']} | `{c['command']}` |")
         cv_path = results_dir / "babe_cv.json"
@@ -1217,7 +1221,8 @@ def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[d
                 epochs = ", ".join(f"{f.get('epochs_run')} ({f.get('best_epoch')})" for f in folds)
                 peak = max(f.get("peak_rss_mb") or 0 for f in folds)
                 rows.append(f"| babe | {cv['folds']}-fold CV, whole corpus (`bench/babe_cv.py`) | "
-                            f"{_fmt(cv['macro_f1'])} | {_fmt(cv['tfidf_macro_f1'])} | {cv['folds']} folds | {_where(m)} | "
+                            f"{_fmt(cv['macro_f1'])} | {_fmt(cv['tfidf_macro_f1'])} | n/a | {cv['folds']} folds | "
+                            f"{_where(m)} | "
                             f"{cv['base']} | all (4 of 5 folds) | {epochs} | 128 | {cv['minutes']:.1f} min | "
                             f"{peak / 1024:.1f} GiB | `python bench/babe_cv.py` |")
             except (OSError, KeyError, TypeError, json.JSONDecodeError):
@@ -1227,11 +1232,14 @@ def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[d
     return ["### CPU budget and all-training-data rows side by side", "",
             "The main rows above are the CPU budget (a share of the training data, 1 epoch). Each run on all the "
             "training data follows it, with where it ran and what it cost; the TF-IDF column is the baseline "
-            "trained on the same data in the same run. Epochs: run (best) per seed. Peak: the largest resident "
-            "memory of one step's process tree. Per-label figures and details are in each task's section.", "",
-            "| task | run | framescope | TF-IDF | n | hardware | backbone | train data | epochs run (best) | "
-            "max length | wall time | peak RSS | command |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
+            "trained on the same data in the same run. The other F1 column is the task's second metric (macro-F1 "
+            "where the primary is micro-F1, and the reverse), framescope / TF-IDF: micro-F1 is dominated by the "
+            "frequent labels, macro-F1 weighs every label alike. Epochs: run (best) per seed. Peak: the largest "
+            "resident memory of one step's process tree. Per-label figures and details are in each task's "
+            "section.", "",
+            "| task | run | framescope | TF-IDF | other F1, framescope / TF-IDF | n | hardware | backbone | "
+            "train data | epochs run (best) | max length | wall time | peak RSS | command |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
 
 
 def render_results(results_dir: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> Path:

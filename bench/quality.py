@@ -998,6 +998,11 @@ def _fmt(ms: dict[str, Any] | None, digits: int = 3) -> str:
     return f"{ms['mean']:.{digits}f}"
 
 
+def _other_metric(metric: str) -> str:
+    """The second F1 shown beside a task's primary metric: macro-F1 for micro-F1, else micro-F1."""
+    return "macro_f1" if metric == "micro_f1" else "micro_f1"
+
+
 def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str]:
     out = [f"## {r['title']}", ""]
     if r.get("status") != "ok":
@@ -1009,7 +1014,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
     out += [f"Scheme: {r['scheme']}.", "",
             f"| system | {metric.replace('_', '-')} (official/primary) | other F1 | seeds |",
             "|---|---|---|---|"]
-    other = "macro_f1" if metric == "micro_f1" else "micro_f1"
+    other = _other_metric(metric)
     main_label = (f"framescope, CPU budget ({_epochs(cfg['epochs'])} epoch, {cfg.get('train_fraction', 1):.0%} "
                   f"of train, max length {cfg['max_length']})")
     out.append(f"| {main_label} | **{_fmt(sm['model'][metric])}** | "
@@ -1200,7 +1205,7 @@ def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[d
         if not r or r.get("status") != "ok":
             continue
         metric = r["metric"]
-        other = "macro_f1" if metric == "micro_f1" else "micro_f1"
+        other = _other_metric(metric)
         runs = [("CPU budget (main row)", r)]
         runs += [(f"`{v['variant']}`", v) for v in sorted(variants.get(name, []), key=lambda v: v["variant"])
                  if v.get("status") == "ok" and not v.get("smoke") and v["config"].get("train_fraction", 1) >= 1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -28,11 +29,19 @@ pytestmark = [
 
 def test_label_studio_round_trip(tmp_path):
     out = tmp_path / "result.json"
-    proc = subprocess.run(
+    # its own process group, so that a timeout (or pytest-timeout) also stops the framescope
+    # commands and the server the script starts, not only the script
+    proc = subprocess.Popen(
         [str(LS_PYTHON), str(ROOT / "bench" / "label_roundtrip.py"), "--n", "8",
          "--workdir", str(tmp_path / "work"), "--results", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1500)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=1500)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stdout[-4000:] + stderr[-4000:]
     result = json.loads(out.read_text())
     counts = result["counts"]
     assert counts["selected"] == 8

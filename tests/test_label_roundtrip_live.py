@@ -30,7 +30,8 @@ pytestmark = [
 def test_label_studio_round_trip(tmp_path):
     out = tmp_path / "result.json"
     # its own process group, so that a timeout (or pytest-timeout) also stops the framescope
-    # commands and the server the script starts, not only the script
+    # commands the script runs, not only the script (the Label Studio server has a session of its
+    # own and is stopped by the script's context manager)
     proc = subprocess.Popen(
         [str(LS_PYTHON), str(ROOT / "bench" / "label_roundtrip.py"), "--n", "8",
          "--workdir", str(tmp_path / "work"), "--results", str(out)],

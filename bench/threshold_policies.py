@@ -17,7 +17,6 @@ is the bench run's own evaluation of the same models. All commands run as subpro
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import quality  # noqa: E402  (step runner, machine facts, metrics reader)
-from _common import write_section  # noqa: E402
+from _common import kept_run, kept_run_parser, render_saved  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 BEGIN, END = ("<!-- threshold-policies:begin (written by bench/threshold_policies.py) -->",
@@ -49,12 +48,7 @@ POLICIES: dict[str, list[str]] = {
 def run(name: str, cache: Path, results: Path = RESULTS, only: list[str] | None = None) -> dict[str, Any]:
     """Re-choose thresholds and evaluate for every kept seed model of bench run ``name``, under
     every policy of :data:`POLICIES` (or those whose ``--policy`` value is in ``only``)."""
-    bench = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
-    models = sorted((cache / name / "models").glob("seed*"))
-    if not models:
-        raise SystemExit(f"no kept models under {cache / name / 'models'}: rerun bench/quality.py "
-                         "with --keep-models")
-    eval_data = [str((ROOT / p).resolve()) for p in bench["data"]["eval"]]
+    bench, models, eval_data = kept_run(name, cache, results, ROOT)
     logs, out_dir = cache / f"{name}--thresholds" / "logs", cache / f"{name}--thresholds"
     t0 = time.perf_counter()
     rows: dict[str, list[dict[str, Any]]] = {"as trained (tuned, labels with at least 5 dev positives)": [
@@ -143,15 +137,10 @@ def render(results: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", help="a bench/quality.py run name (TASK or TASK--TAG) whose models were kept")
-    p.add_argument("--cache", type=Path, default=quality.CACHE, help="bench/quality.py's cache folder")
-    p.add_argument("--results-dir", type=Path, default=RESULTS,
-                   help="where the bench run's TASK.json is and this script's results go (RESULTS.md beside it)")
+    p = kept_run_parser(__doc__.split("\n\n")[0], quality.CACHE, RESULTS)
     p.add_argument("--only", nargs="+", metavar="POLICY",
                    choices=sorted({a[1] for a in POLICIES.values()}),
                    help="run only these framescope thresholds --policy values (default: every row)")
-    p.add_argument("--render", action="store_true", help="only redraw the RESULTS.md section")
     args = p.parse_args(argv)
     if not args.run and not args.render:
         p.error("give --run NAME or --render")
@@ -160,12 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             print("skipped: ../shared/data not found")
             return 0
         run(args.run, args.cache, args.results_dir, only=args.only)
-    found = [json.loads(f.read_text(encoding="utf-8"))
-             for f in sorted(args.results_dir.glob("threshold-policies--*.json"))]
-    if found:
-        md = args.results_dir.parent / "RESULTS.md"
-        write_section(md, BEGIN, END, render(found))
-        print(f"wrote {md}")
+    render_saved(args.results_dir, "threshold-policies--*.json", BEGIN, END, render)
     return 0
 
 

@@ -160,6 +160,38 @@ class TfidfBaseline:
         """Boolean decisions: thresholds (multi-label) or argmax (single-label)."""
         return decide(probs, self.thresholds_, single_label=self.single_label)
 
+    # ------------------------------------------------------------------ storage (no pickle)
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The fitted multi-label model as plain arrays and its vocabulary (terms in column order),
+        what :class:`framescope.fusion.StoredTfidf` predicts with:
+        ``idf`` ``(V,)``, ``coef`` ``(L, V)``, ``intercept`` ``(L,)`` and ``constant`` ``(L,)``
+        (the fixed score of a label with no positive or no negative training text, else -1).
+
+        Raises:
+            RuntimeError: before :meth:`fit`; ValueError: for a single-label baseline.
+        """
+        if not hasattr(self, "model_"):
+            raise RuntimeError("TfidfBaseline is not fitted yet; call fit() first")
+        if self.single_label:
+            raise ValueError("only a multi-label TF-IDF baseline can be stored")
+        vocab = self.vectorizer_.vocabulary_
+        terms = [""] * len(vocab)
+        for term, col in vocab.items():
+            terms[col] = term
+        n_labels, n_terms = len(self.labels), len(terms)
+        coef = np.zeros((n_labels, n_terms), dtype=np.float32)
+        intercept = np.zeros(n_labels, dtype=np.float32)
+        constant = np.full(n_labels, -1.0, dtype=np.float32)
+        for j, est in enumerate(self.model_.estimators_):
+            if hasattr(est, "coef_"):
+                coef[j] = np.asarray(est.coef_, dtype=np.float32).ravel()
+                intercept[j] = float(np.ravel(est.intercept_)[0])
+            else:  # sklearn's constant predictor: the label never (or always) occurred
+                constant[j] = float(np.ravel(est.y_)[0])
+        return {"idf": np.asarray(self.vectorizer_.idf_, dtype=np.float32), "coef": coef,
+                "intercept": intercept, "constant": constant,
+                "thresholds": np.asarray(self.thresholds_, dtype=np.float32)}, terms
+
     def describe(self) -> dict[str, Any]:
         """Settings and fitted facts, for ``metrics.json``."""
         info: dict[str, Any] = {

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from framescope import __version__
 
-SUBCOMMANDS = ("data", "train", "thresholds", "evaluate", "score", "report", "serve", "label")
+SUBCOMMANDS = ("data", "train", "thresholds", "fuse", "evaluate", "score", "report", "serve", "label")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,7 @@ from framescope.inference import (
     decide,
     passage_budget,
     predict_proba,
+    record_scores,
     token_counter,
 )
 from framescope.modeling import Artifact, load_artifact, versions
@@ -333,15 +334,25 @@ def _model_system(art: Artifact, key: str, units: Units, labels: list[str], meth
 
     order = [art.taxonomy.index[lab] for lab in labels]
     t0 = time.perf_counter()
-    piece_probs = predict_proba(art, [p.text for p in units.pieces], batch_size=cfg.batch_size,
-                                precision=cfg.precision, progress=cfg.progress)[:, order]
+    raw = predict_proba(art, [p.text for p in units.pieces], batch_size=cfg.batch_size,
+                        precision=cfg.precision, progress=cfg.progress)
+    probs = record_scores(art, raw, units.piece_unit, len(units), method,
+                          texts=[p.text for p in units.records], text_owner=units.record_unit)[:, order]
     secs = time.perf_counter() - t0
-    probs = combine(piece_probs, units.piece_unit, len(units), method)
-    thresholds = art.threshold_vector()[order]
-    recorded = art.meta.get("threshold_source") or {}
+    piece_probs = raw[:, order]
+    thresholds = art.record_threshold_vector()[order]
+    if art.fusion is not None:
+        recorded = {lab: f"fused ({src})" for lab, src in
+                    (art.fusion.info.get("threshold_source") or {}).items()}
+    else:
+        recorded = art.meta.get("threshold_source") or {}
     sources = [str(recorded.get(lab, "recorded" if lab in art.thresholds else "default 0.5"))
                for lab in labels]
     info: dict[str, Any] = {"model": _model_info(art), "score_seconds": round(secs, 2)}
+    if art.fusion is not None:
+        info["fusion"] = {"kind": "tfidf", "weight": art.fusion.weight,
+                          "note": f"record scores are {art.fusion.weight:g} x the network's "
+                                  f"+ {1 - art.fusion.weight:g} x its TF-IDF model's"}
     if key == "model":
         info["precision"] = {"requested": cfg.precision, "used": resolve_precision(cfg.precision)}
         info["passages_per_second"] = round(len(units.pieces) / max(secs, 1e-9), 1)

@@ -48,6 +48,7 @@ __all__ = [
     "PassageScorer",
     "Pieces",
     "Prediction",
+    "article_fuser",
     "combine",
     "cut_records",
     "decide",
@@ -61,6 +62,8 @@ __all__ = [
     "predict_proba",
     "predict_records",
     "probabilities",
+    "record_decisions",
+    "record_scores",
     "token_counter",
 ]
 
@@ -137,6 +140,47 @@ def combine(piece_probs: np.ndarray, owner: np.ndarray | Sequence[int], n_units:
     total = np.zeros((n_units, n_labels))
     np.add.at(total, owner, piece_probs)
     return total / np.maximum(np.bincount(owner, minlength=n_units), 1)[:, None]
+
+
+def record_scores(artifact: Artifact, piece_probs: np.ndarray, owner: np.ndarray | Sequence[int],
+                  n_units: int, method: str | None = None, *, texts: Sequence[str] | None = None,
+                  text_owner: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+    """Unit scores of a model: its pieces' scores combined (:func:`combine`, the model's rule by
+    default), fused with its TF-IDF model when it has one (``framescope fuse``).
+
+    ``texts`` are the records' whole texts and ``text_owner[i]`` record i's unit (default: one
+    record per unit); the TF-IDF model scores each unit's text, its records' texts joined by
+    blank lines (as article rows join their passages). Without ``texts`` nothing is fused.
+    """
+    probs = combine(piece_probs, owner, n_units, method or artifact.combine)
+    if artifact.fusion is None or texts is None:
+        return probs
+    if text_owner is None:
+        unit_texts = list(texts)
+    else:
+        parts: list[list[str]] = [[] for _ in range(n_units)]
+        for text, unit in zip(texts, np.asarray(text_owner, dtype=np.int64)):
+            parts[int(unit)].append(text)
+        unit_texts = ["\n\n".join(p) for p in parts]
+    return artifact.fusion.scores(probs, unit_texts)
+
+
+def record_decisions(artifact: Artifact, probs: np.ndarray) -> np.ndarray:
+    """Decisions on unit scores from :func:`record_scores` (the fusion's thresholds when fused)."""
+    return decide(probs, artifact.record_threshold_vector(), single_label=artifact.single_label)
+
+
+def article_fuser(artifact: Artifact) -> Callable[[np.ndarray, str], np.ndarray] | None:
+    """For article rows built from passage rows: ``(combined scores, article text) -> fused
+    scores``, or ``None`` when the model has no fusion."""
+    if artifact.fusion is None:
+        return None
+    fusion = artifact.fusion
+
+    def fuse(scores: np.ndarray, text: str) -> np.ndarray:
+        return fusion.scores(np.asarray(scores, dtype=np.float64)[None, :], [text])[0]
+
+    return fuse
 
 
 def label_lists(labels: Sequence[str], decisions: np.ndarray) -> list[list[str]]:
@@ -361,6 +405,7 @@ def predict_records(
 ) -> Prediction:
     """Cut, predict, combine and decide for whole records (the labelled units of evaluation).
 
+    A fused model's record scores include its TF-IDF model (:func:`record_scores`).
     ``method`` is the combine rule (default: the model's own, :attr:`Artifact.combine`:
     ``noisy-or`` for a model trained with ``--record-loss noisy-or``, else ``max``, or ``mean``
     for single-label models).
@@ -369,8 +414,9 @@ def predict_records(
     pieces = cut_records(records, token_counter(tok), passage_budget(tok, artifact.max_length))
     piece_probs = predict_proba(artifact, [p.text for p in pieces.passages], batch_size=batch_size,
                                 precision=precision, progress=progress)
-    probs = combine(piece_probs, pieces.owner, len(records), method or artifact.combine)
-    return Prediction(probs, decisions_of(artifact, probs), pieces, piece_probs)
+    probs = record_scores(artifact, piece_probs, pieces.owner, len(records), method,
+                          texts=[r.text for r in records])
+    return Prediction(probs, record_decisions(artifact, probs), pieces, piece_probs)
 
 
 def decisions_of(artifact: Artifact, probs: np.ndarray) -> np.ndarray:

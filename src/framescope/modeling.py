@@ -206,6 +206,8 @@ class Artifact:
         taxonomy: the label set (order = output columns).
         thresholds: per-label decision thresholds (multi-label models).
         meta: the full ``framescope.json`` content.
+        fusion: a TF-IDF model fused with the record scores (:class:`framescope.fusion.Fusion`,
+            added by ``framescope fuse``), or ``None``.
     """
 
     model: Any
@@ -214,6 +216,7 @@ class Artifact:
     thresholds: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    fusion: Any = None
     #: inference runners by (precision, model id), built on first use (see framescope.runtime)
     runners: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -244,6 +247,12 @@ class Artifact:
     def threshold_vector(self) -> np.ndarray:
         """The decision thresholds in label order (0.5 for a label without one)."""
         return np.array([self.thresholds.get(lab, 0.5) for lab in self.taxonomy.ids], dtype=np.float64)
+
+    def record_threshold_vector(self) -> np.ndarray:
+        """The thresholds of record scores: the fusion's when the model is fused, else
+        :meth:`threshold_vector` (passage scores always use the latter)."""
+        return np.asarray(self.fusion.thresholds, dtype=np.float64) if self.fusion is not None \
+            else self.threshold_vector()
 
 
 def build_model(base_dir: Path, taxonomy: Taxonomy, *, single_label: bool = False) -> tuple[Any, Any]:
@@ -327,7 +336,16 @@ def load_artifact(path: str | os.PathLike[str], *, device: str = "cpu") -> Artif
     tokenizer = _load_part(path, "tokenizer", lambda: AutoTokenizer.from_pretrained(
         path, trust_remote_code=False))
     model.to(device).eval()
-    return Artifact(model, tokenizer, taxonomy, dict(meta.get("thresholds", {})), meta, path)
+    fusion = None
+    if meta.get("fusion"):
+        from framescope.fusion import Fusion
+
+        try:
+            fusion = Fusion.load(path, meta["fusion"], taxonomy.ids)
+        except ValueError as exc:
+            raise ArtifactError(f"{path}: cannot load the TF-IDF fusion ({exc}); run `framescope fuse` "
+                                "on the model again, or delete the 'fusion' entry of framescope.json") from None
+    return Artifact(model, tokenizer, taxonomy, dict(meta.get("thresholds", {})), meta, path, fusion)
 
 
 def save_artifact(artifact: Artifact, path: str | os.PathLike[str], *,
@@ -340,6 +358,10 @@ def save_artifact(artifact: Artifact, path: str | os.PathLike[str], *,
     meta["thresholds"] = {lab: float(artifact.thresholds.get(lab, 0.5)) for lab in artifact.taxonomy.ids}
     meta.setdefault("versions", versions())
     meta.setdefault("name", path.name)
+    if artifact.fusion is not None:
+        meta["fusion"] = artifact.fusion.describe()
+    else:  # e.g. a model trained --from a fused one: the fusion does not carry over
+        meta.pop("fusion", None)
     with atomic_dir(path) as tmp:
         artifact.model.config.id2label = dict(enumerate(artifact.taxonomy.ids))
         artifact.model.config.label2id = artifact.taxonomy.index
@@ -352,6 +374,8 @@ def save_artifact(artifact: Artifact, path: str | os.PathLike[str], *,
 
         digest = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
         meta["fingerprint"] = f"sha256:{digest[:16]}"
+        if artifact.fusion is not None:
+            artifact.fusion.save(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
         if card is not None:

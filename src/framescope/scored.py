@@ -157,6 +157,7 @@ class _Article:
     meta: dict[str, Any]
     ids: list[str] = field(default_factory=list)
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    texts: list[str] | None = None
 
     def add(self, row: dict[str, Any], labels: Sequence[str]) -> None:
         for m in META:
@@ -170,6 +171,8 @@ class _Article:
             self.scores = grown
         self.scores[n] = [float(row["scores"][lab]) for lab in labels]
         self.ids.append(str(row["id"]))
+        if self.texts is not None:
+            self.texts.append(str(row.get("text") or ""))
 
 
 class ArticleCombiner:
@@ -188,6 +191,9 @@ class ArticleCombiner:
         decide: decisions from an ``(n, n_labels)`` score array.
         method: the combine rule.
         model: the ``model`` value of the rows.
+        fuse: ``(combined scores, article text) -> scores`` for a model fused with TF-IDF
+            (:func:`framescope.inference.article_fuser`; the text is the passages' texts joined by
+            blank lines); ``decide`` then takes the fusion's thresholds.
 
     Example:
         >>> rows = [{"id": "a#0", "article_id": "a", "scores": {"x": 0.2}},
@@ -197,7 +203,8 @@ class ArticleCombiner:
     """
 
     def __init__(self, labels: Sequence[str], decide: Callable[[np.ndarray], np.ndarray], *,
-                 method: str = "max", model: dict[str, str] | None = None) -> None:
+                 method: str = "max", model: dict[str, str] | None = None,
+                 fuse: Callable[[np.ndarray, str], np.ndarray] | None = None) -> None:
         if method not in COMBINE_RULES:
             raise ValueError(f"The 'method' parameter must be one of {', '.join(COMBINE_RULES)}. "
                              f"Got {method!r} instead.")
@@ -205,12 +212,15 @@ class ArticleCombiner:
         self.decide = decide
         self.method = method
         self.model = model
+        self.fuse = fuse
 
     def finish(self, art: _Article) -> dict[str, Any]:
         """The article row of a complete article."""
         pieces = art.scores[:len(art.ids)]
-        scores = np.round(combine(pieces, np.zeros(len(pieces), dtype=np.int64), 1, self.method)[0],
-                          SCORE_DIGITS)
+        combined = combine(pieces, np.zeros(len(pieces), dtype=np.int64), 1, self.method)[0]
+        if self.fuse is not None:
+            combined = self.fuse(combined, "\n\n".join(art.texts or []))
+        scores = np.round(combined, SCORE_DIGITS)
         decided = self.decide(scores[None, :])[0]
         best = pieces.argmax(axis=0)
         return {
@@ -249,7 +259,8 @@ class ArticleCombiner:
                     yield done
                 current = None
             if current is None:
-                current = held.pop(key, None) or _Article(key, {m: row.get(m) for m in META})
+                current = held.pop(key, None) or _Article(key, {m: row.get(m) for m in META},
+                                                          texts=[] if self.fuse is not None else None)
             current.add(row, self.labels)
         if current is not None and (done := self._close(current, runs, held)) is not None:
             yield done

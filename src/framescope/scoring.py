@@ -51,8 +51,10 @@ from framescope.inference import (
     COMBINE_RULES,
     ChunkResult,
     PassageScorer,
+    article_fuser,
     model_stamp,
     passage_budget,
+    record_decisions,
     token_counter,
 )
 from framescope.modeling import Artifact, load_artifact
@@ -542,7 +544,9 @@ def _finalise(scorer: PassageScorer, cfg: ScoreConfig, work: Path, fmt: str,
             write_rows(iter_jsonl(part), outputs["passage"], fmt, passage_columns(cfg.evidence),
                        parquet_schema("passage", labels, cfg.evidence) if fmt == "parquet" else None)
     if "article" in outputs:
-        combiner = ArticleCombiner(labels, scorer.decide, method=method, model=stamp)
+        art = scorer.artifact
+        combiner = ArticleCombiner(labels, lambda p: record_decisions(art, p), method=method,
+                                   model=stamp, fuse=article_fuser(art))
         n_articles = write_rows(combiner.rows(lambda: iter_jsonl(part)), outputs["article"], fmt,
                                 article_columns(),
                                 parquet_schema("article", labels, False) if fmt == "parquet" else None)

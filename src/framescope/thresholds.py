@@ -37,7 +37,7 @@ import numpy as np
 
 from framescope.metrics import as_matrix
 
-__all__ = ["POLICIES", "choose_thresholds", "retune_artifact", "tune_thresholds"]
+__all__ = ["POLICIES", "choose_thresholds", "dev_data_for", "retune_artifact", "tune_thresholds"]
 
 #: Threshold policies accepted by :func:`choose_thresholds` (and ``--threshold-policy``).
 POLICIES = ("tuned", "shrunk", "bootstrap", "global", "fixed")
@@ -166,6 +166,40 @@ def choose_thresholds(y: np.ndarray, p: np.ndarray, *, policy: str = "tuned",
     return out, sources
 
 
+def dev_data_for(art: Any, dev: Sequence[str] = ()) -> tuple[list[Any], dict[str, Any]]:
+    """Labelled records to choose a model's decisions on: ``dev`` files, else the dev data the
+    model records (a split carved at training time is carved again identically).
+
+    Returns:
+        ``(records, source)``: the records and where they came from (paths, fingerprint).
+
+    Raises:
+        DataError: unreadable data, no dev data recorded (and no ``dev``), or labels the model
+            does not know.
+    """
+    from framescope.data.dataset import load_labelled
+    from framescope.data.errors import DataError
+    from framescope.data.provenance import load_recorded, portable_path, recorded_paths
+    from framescope.data.records import ReadOptions
+
+    if dev:
+        data = load_labelled(list(dev), ReadOptions(labels_required=True), what="--dev")
+        records, source = data.passages, {"paths": [portable_path(p) for p in dev],
+                                          "fingerprint": data.fingerprint}
+    else:
+        paths, sec = recorded_paths(art.meta, "dev")
+        if not paths and sec.get("carved_from") != "train":
+            raise DataError(f"model {art.name!r} records no dev data; pass --dev PATH (labelled "
+                            "records the model was not trained on)")
+        records = load_recorded(art.meta, artifact_path=art.path, which="dev")
+        source = {"paths": "the model's recorded dev data", "fingerprint": sec.get("fingerprint")}
+    unknown = sorted({lab for p in records for lab in p.labels or []} - set(art.taxonomy.ids))
+    if unknown:
+        raise DataError(f"the dev data has labels the model does not know: {unknown}; the model's "
+                        f"labels are {', '.join(art.taxonomy.ids)}")
+    return records, source
+
+
 def retune_artifact(model: str | Path, out: str | Path, *, dev: Sequence[str] = (),
                     policy: str = "tuned", min_positives: int = 5, shrink: float = 20.0,
                     seed: int = 0, precision: str = "auto", progress: bool = False) -> dict[str, Any]:
@@ -182,10 +216,7 @@ def retune_artifact(model: str | Path, out: str | Path, *, dev: Sequence[str] = 
     Raises:
         DataError: single-label models (they decide by argmax), unreadable or unlabelled data.
     """
-    from framescope.data.dataset import load_labelled
     from framescope.data.errors import DataError
-    from framescope.data.provenance import load_recorded, portable_path
-    from framescope.data.records import ReadOptions
     from framescope.data.taxonomy import label_matrix
     from framescope.inference import predict_records
     from framescope.model_card import render_model_card
@@ -194,34 +225,32 @@ def retune_artifact(model: str | Path, out: str | Path, *, dev: Sequence[str] = 
     art = load_artifact(model)
     if art.single_label:
         raise DataError(f"{model} is a single-label model: it decides by argmax and has no thresholds")
-    if dev:
-        data = load_labelled(list(dev), ReadOptions(labels_required=True), what="--dev")
-        passages, source = data.passages, {"paths": [portable_path(p) for p in dev],
-                                           "fingerprint": data.fingerprint}
-    else:
-        passages = load_recorded(art.meta, artifact_path=art.path, which="dev")
-        source = {"paths": "the model's recorded dev data", "fingerprint": (art.meta.get("data") or {})
-                  .get("dev", {}).get("fingerprint")}
-    unknown = sorted({lab for p in passages for lab in p.labels or []} - set(art.taxonomy.ids))
-    if unknown:
-        raise DataError(f"the dev data has labels the model does not know: {unknown}; the model's "
-                        f"labels are {', '.join(art.taxonomy.ids)}")
+    passages, source = dev_data_for(art, dev)
     found = predict_records(art, passages, precision=precision, progress=progress)
     y = label_matrix(passages, art.taxonomy)
     thresholds, sources = choose_thresholds(y, found.probs, policy=policy, min_positives=min_positives,
                                             shrink=shrink, seed=seed)
-    before = dict(art.thresholds)
-    art.thresholds = {lab: float(t) for lab, t in zip(art.taxonomy.ids, thresholds)}
+    ids = art.taxonomy.ids
+    fused = art.fusion is not None
+    before = dict(zip(ids, map(float, art.fusion.thresholds))) if fused else dict(art.thresholds)
+    new = {lab: float(t) for lab, t in zip(ids, thresholds)}
     record = {"policy": policy, "min_positives": min_positives, "shrink": shrink, "seed": seed,
               "data": source, "passages": len(passages),
-              "positives": {lab: int(n) for lab, n in zip(art.taxonomy.ids, y.sum(0))},
+              "positives": {lab: int(n) for lab, n in zip(ids, y.sum(0))},
               "previous": before}
     meta = dict(art.meta)
-    meta["threshold_source"] = dict(zip(art.taxonomy.ids, sources))
-    meta["thresholds_chosen"] = record
+    if fused:  # the record scores are fused: their thresholds are the fusion's
+        record["of"] = "the TF-IDF fusion's record scores (framescope fuse)"
+        art.fusion.thresholds = np.asarray(thresholds, dtype=np.float64)
+        art.fusion.info = {**art.fusion.info, "threshold_source": dict(zip(ids, sources)),
+                           "thresholds_chosen": record}
+    else:
+        art.thresholds = new
+        meta["threshold_source"] = dict(zip(ids, sources))
+        meta["thresholds_chosen"] = record
     meta["name"] = Path(out).name
     meta.pop("fingerprint", None)
     art.meta = meta
     card = render_model_card(dict(meta, taxonomy=art.taxonomy.to_dict(), thresholds=art.thresholds))
     save_artifact(art, out, card=card)
-    return record | {"thresholds": art.thresholds, "sources": dict(zip(art.taxonomy.ids, sources))}
+    return record | {"thresholds": new, "sources": dict(zip(ids, sources))}

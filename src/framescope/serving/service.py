@@ -28,9 +28,11 @@ from framescope.heap import release_memory
 from framescope.inference import (
     ChunkResult,
     PassageScorer,
+    article_fuser,
     cut_records,
     model_stamp,
     passage_budget,
+    record_decisions,
     token_counter,
 )
 from framescope.scored import ArticleCombiner, article_columns, passage_columns, passage_rows
@@ -185,16 +187,17 @@ class ScoringService:
             cols = passage_columns(evidence)
             out["passages"] = [{c: row.get(c) for c in cols} for row in rows]
         if level in ("article", "both"):
-            combiner = ArticleCombiner(self.labels, self._scorers[False].decide, method=self.method,
-                                       model=self.stamp)
+            art = self._scorers[False].artifact
+            combiner = ArticleCombiner(self.labels, lambda p: record_decisions(art, p), method=self.method,
+                                       model=self.stamp, fuse=article_fuser(art))
             cols = article_columns()
             out["articles"] = [{c: row.get(c) for c in cols} for row in combiner.rows(rows)]
         return out
 
     def model_info(self) -> dict[str, Any]:
         """What ``GET /v1/model`` answers: name, fingerprint, taxonomy with definitions and
-        thresholds, problem type, combine rule, precision, and the metrics recorded in the
-        artifact (its model card's figures) when there are any."""
+        thresholds, problem type, combine rule, precision, the metrics recorded in the artifact
+        (its model card's figures) when there are any, and its TF-IDF fusion (article rows) if any."""
         self.check_loaded()
         art = self.artifact
         assert art is not None
@@ -212,6 +215,9 @@ class ScoringService:
             "precision": self.precision, "base_model": meta.get("base_model"),
             "created": meta.get("created"), "versions": meta.get("versions"),
             "metrics": _finite(meta.get("metrics")) or None,
+            "fusion": None if art.fusion is None else {
+                "kind": "tfidf", "weight": art.fusion.weight,
+                "article_thresholds": dict(zip(self.labels, art.fusion.thresholds.tolist()))},
         }
 
     def check_loaded(self) -> None:

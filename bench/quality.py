@@ -272,6 +272,8 @@ class Task:
     train_args: list[str] = field(default_factory=list)
     eval_args: list[str] = field(default_factory=list)
     extra_evals: dict[str, list[str]] = field(default_factory=dict)
+    #: also fuse each seed's model with TF-IDF (``framescope fuse``) and evaluate the fused model
+    fuse: bool = False
     evidence: bool = False
     smoke_sizes: dict[str, float] = field(default_factory=dict)
     scheme: str = ""
@@ -527,10 +529,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "babe": {"epochs": 3, "max_length": 128, "lr": 2e-5, "freeze_layers": 0, "base": "mpnet",
                      "base_name": "all-mpnet-base-v2"}},
         "task_train": {"semeval-frames": ["--record-loss", "max"]},
+        "task_fuse": ["semeval-frames"],
         "about": "full strength (`--full`): all training data and, per task, the recipe that measured "
                  "best on 2 CPU cores (bench/results/NOTES.md): persuasion 4 epochs at 128 tokens with "
                  "every layer trained (`--freeze-layers 0`); frames the multiple-instance objective "
-                 "(`--record-loss max`), 3 epochs; BABE all-mpnet-base-v2 (`--base mpnet`, its "
+                 "(`--record-loss max`), 3 epochs, and each model also fused with TF-IDF (`framescope "
+                 "fuse`, weight and thresholds chosen on its dev articles; reported as the `fused` row); BABE all-mpnet-base-v2 (`--base mpnet`, its "
                  "packages installed) at learning rate 2e-5, 3 epochs, every layer trained. Each keeps "
                  "its best dev epoch"},
     "gpu-full": {
@@ -553,6 +557,7 @@ def effective_task(task: Task, variant: str | None) -> Task:
     defaults = {**task.defaults, **v.get("defaults", {}), **v.get("task_defaults", {}).get(task.name, {})}
     return dataclasses.replace(task, defaults=defaults, eval_args=v.get("eval_args", task.eval_args),
                                extra_evals=v.get("extra_evals", task.extra_evals),
+                               fuse=task.fuse or task.name in v.get("task_fuse", ()),
                                train_args=[*task.train_args, *v.get("task_train", {}).get(task.name, [])])
 
 
@@ -753,6 +758,11 @@ def _seed_plan(task: Task, s: Settings, prep: Prepared, seed: int, cache: Path) 
     for name, extra in task.extra_evals.items():
         plan[f"evaluate-{name}-seed{seed}"] = _eval_command(
             task, s, prep, model_dir, cache / "reports" / f"seed{seed}-{name}", extra, reports=False)
+    if task.fuse:
+        fused = cache / "models" / f"seed{seed}-fused"
+        plan[f"fuse-seed{seed}"] = [*framescope_exe(), "fuse", "--model", str(model_dir), "--out", str(fused)]
+        plan[f"evaluate-fused-seed{seed}"] = _eval_command(
+            task, s, prep, fused, cache / "reports" / f"seed{seed}-fused", task.eval_args, reports=False)
     if task.evidence and prep.evidence_data:
         plan[f"score-evidence-seed{seed}"] = [
             *framescope_exe(), "score", "--model", str(model_dir), *prep.evidence_data,
@@ -760,8 +770,17 @@ def _seed_plan(task: Task, s: Settings, prep: Prepared, seed: int, cache: Path) 
     return plan
 
 
+def _extra_names(task: Task) -> list[str]:
+    """The names of a task's extra evaluations: its other aggregations, and ``fused``."""
+    return [*task.extra_evals, *(["fused"] if task.fuse else [])]
+
+
 def _finished_seed(path: Path, plan: dict[str, list[str]]) -> dict[str, Any] | None:
     """A seed finished by an earlier run of the same configuration (``--resume``), or None.
+
+    A seed whose saved steps are the first steps of ``plan``, with the same commands, is returned
+    too (``done["plan"]`` then lacks the later steps, which the caller runs): a recipe that gained
+    a step after training (``fuse``) reuses the trained seeds.
 
     Raises:
         BenchError: when that seed was run with other commands (other flags under the same tag).
@@ -770,13 +789,14 @@ def _finished_seed(path: Path, plan: dict[str, list[str]]) -> dict[str, Any] | N
         return None
     done = json.loads(path.read_text(encoding="utf-8"))
     want = {name: display(cmd) for name, cmd in plan.items()}
-    if done.get("plan") != want:
-        diff = [f"{name}: was `{done.get('plan', {}).get(name)}`, now `{cmd}`"
-                for name, cmd in want.items() if done.get("plan", {}).get(name) != cmd]
-        raise BenchError(f"--resume: {display([path])} was made by other commands ("
-                         + "; ".join(diff or ["other steps"]) + "). Run without --resume to start this "
-                         "configuration over, or give the new one its own --tag.")
-    return done
+    saved = done.get("plan") or {}
+    if saved and list(want.items())[:len(saved)] == list(saved.items()):
+        return done
+    diff = [f"{name}: was `{saved.get(name)}`, now `{cmd}`"
+            for name, cmd in want.items() if name in saved and saved[name] != cmd]
+    raise BenchError(f"--resume: {display([path])} was made by other commands ("
+                     + "; ".join(diff or ["other steps"]) + "). Run without --resume to start this "
+                     "configuration over, or give the new one its own --tag.")
 
 
 def run_task(task: Task, s: Settings) -> dict[str, Any]:
@@ -805,6 +825,16 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
         plan = _seed_plan(task, s, prep, seed, cache)
         saved = cache / "seeds" / f"seed{seed}.json"
         done = _finished_seed(saved, plan) if s.resume else None
+        todo = {name: cmd for name, cmd in plan.items() if name not in (done or {}).get("plan", {})}
+        if done is not None and todo:  # a seed trained before the recipe gained later steps
+            if not model_dir.exists():
+                raise BenchError(f"--resume: seed {seed} needs its model for {', '.join(todo)}, but "
+                                 f"{display([model_dir])} was not kept; run without --resume")
+            print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)}): reusing its finished steps "
+                  f"(commit {done['git_commit']}), running {', '.join(todo)}", flush=True)
+            plan, done_before, done = todo, done, None
+        else:
+            done_before = None
         if done is not None:
             print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)}): reused, finished "
                   f"{done['finished']} at commit {done['git_commit']} ({display([saved])})", flush=True)
@@ -813,12 +843,16 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
                                  "seconds": round(sum(d["seconds"] for d in done["steps"]), 1)}
             per_seed.append(done["record"])
             continue
-        print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)})", flush=True)
-        for leftover in (model_dir, cache / "reports" / f"seed{seed}",  # an interrupted attempt's
-                         *(cache / "reports" / f"seed{seed}-{name}" for name in task.extra_evals)):
-            shutil.rmtree(leftover, ignore_errors=True)
-        seed_steps: list[Step] = []
-        rec: dict[str, Any] = {"seed": seed}
+        fused_dir = cache / "models" / f"seed{seed}-fused"
+        if done_before is None:
+            print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)})", flush=True)
+            for leftover in (model_dir, fused_dir, cache / "reports" / f"seed{seed}",  # an interrupted attempt's
+                             *(cache / "reports" / f"seed{seed}-{name}" for name in _extra_names(task))):
+                shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            shutil.rmtree(fused_dir, ignore_errors=True)
+        seed_steps = [Step.from_dict(d) for d in done_before["steps"]] if done_before else []
+        rec: dict[str, Any] = dict(done_before["record"]) if done_before else {"seed": seed}
         for name, cmd in plan.items():
             st = run_step(name, cmd, cache / "logs")
             seed_steps.append(st)
@@ -829,6 +863,11 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
             elif kind == "evaluate":
                 rec["evaluate"] = st.to_dict()
                 rec["metrics"] = _read_metrics(cache / "reports" / f"seed{seed}")
+            elif kind == "fuse":
+                fusion = json.loads((fused_dir / "framescope.json").read_text(encoding="utf-8"))["fusion"]
+                rec["fuse"] = {"step": st.to_dict(), "weight": fusion["weight"],
+                               "dev_micro_f1_by_weight": fusion["dev_micro_f1_by_weight"],
+                               "dev_micro_f1_network_alone": fusion["dev_micro_f1_network_alone"]}
             elif kind.startswith("evaluate-"):
                 extra = kind.removeprefix("evaluate-")
                 rec.setdefault("extra_evals", {})[extra] = {
@@ -842,7 +881,10 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
                 rec["evidence"] = {"step": st.to_dict(), **ev}
         if not s.keep_models:
             shutil.rmtree(model_dir, ignore_errors=True)
+            shutil.rmtree(fused_dir, ignore_errors=True)
         steps += seed_steps
+        if done_before is not None:
+            plan = {**{k: shlex.split(v) for k, v in done_before["plan"].items()}, **plan}
         _write_json(saved, {"plan": {name: display(cmd) for name, cmd in plan.items()}, "record": rec,
                             "steps": [st.to_dict() for st in seed_steps], "git_commit": git_commit(),
                             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
@@ -876,7 +918,7 @@ def _assemble(task: Task, s: Settings, prep: Prepared, per_seed: list[dict[str, 
             lab: {**_mean_sd([r["metrics"][system]["per_label"][lab]["f1"] for r in per_seed]),
                   "support": per_seed[0]["metrics"][system]["per_label"][lab]["support"]}
             for lab in labels}
-    for name in task.extra_evals:
+    for name in _extra_names(task):
         summary[f"model:{name}"] = {k: collect("model", k, name) for k in ("micro_f1", "macro_f1")}
         summary[f"baseline:{name}"] = {k: collect("baseline", k, name) for k in ("micro_f1", "macro_f1")}
     if task.evidence:
@@ -907,8 +949,10 @@ def _assemble(task: Task, s: Settings, prep: Prepared, per_seed: list[dict[str, 
     first = per_seed[0]
     commands = {"prepare": [st.to_dict()["command"] for st in steps if st.name.startswith("prepare")],
                 "train": first["train"]["command"], "evaluate": first["evaluate"]["command"]}
-    for name in task.extra_evals:
+    for name in _extra_names(task):
         commands[f"evaluate ({name})"] = first["extra_evals"][name]["step"]["command"]
+    if task.fuse:
+        commands["fuse"] = first["fuse"]["step"]["command"]
     if task.evidence:
         commands["score"] = first["evidence"]["step"]["command"]
     argv = ["python", "bench/quality.py", *sys.argv[1:]]
@@ -1003,6 +1047,11 @@ def _other_metric(metric: str) -> str:
     return "macro_f1" if metric == "micro_f1" else "micro_f1"
 
 
+def _extra_label(name: str) -> str:
+    """How an extra evaluation is named in a table row."""
+    return "fused with TF-IDF (`framescope fuse`)" if name == "fused" else f"{name} aggregation"
+
+
 def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str]:
     out = [f"## {r['title']}", ""]
     if r.get("status") != "ok":
@@ -1021,13 +1070,13 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
                f"{other.replace('_', '-')} {_fmt(sm['model'][other])} | {n} |")
     for key, s in sm.items():
         if key.startswith("model:"):
-            out.append(f"| framescope, {key.split(':', 1)[1]} aggregation | {_fmt(s[metric])} | "
+            out.append(f"| framescope, {_extra_label(key.split(':', 1)[1])} | {_fmt(s[metric])} | "
                        f"{other.replace('_', '-')} {_fmt(s[other])} | {n} |")
     out.append(f"| TF-IDF + logistic regression (same run, same data) | {_fmt(sm['baseline'][metric])} | "
                f"{other.replace('_', '-')} {_fmt(sm['baseline'][other])} | {n} |")
     for key, s in sm.items():
         if key.startswith("baseline:") and s[metric].get("values") != sm["baseline"][metric].get("values"):
-            out.append(f"| TF-IDF, {key.split(':', 1)[1]} aggregation | {_fmt(s[metric])} | "
+            out.append(f"| TF-IDF, {_extra_label(key.split(':', 1)[1])} | {_fmt(s[metric])} | "
                        f"{other.replace('_', '-')} {_fmt(s[other])} | {n} |")
     out.append(f"| published reference | {ref['value']:.3f} | | |")
     variants = sorted((v for v in variants if v.get("status") == "ok"),
@@ -1053,7 +1102,7 @@ def _task_section(r: dict[str, Any], variants: list[dict[str, Any]]) -> list[str
                    f"{other.replace('_', '-')} {_fmt(vs['model'][other])} | {len(v['config']['seeds'])} |")
         for key, x in vs.items():
             if key.startswith("model:"):
-                out.append(f"| {label}, {key.split(':', 1)[1]} aggregation | {_fmt(x[metric])} | "
+                out.append(f"| {label}, {_extra_label(key.split(':', 1)[1])} | {_fmt(x[metric])} | "
                            f"{other.replace('_', '-')} {_fmt(x[other])} | {len(v['config']['seeds'])} |")
         if vs["baseline"][metric].get("values") not in baselines_shown:
             baselines_shown.append(vs["baseline"][metric].get("values"))

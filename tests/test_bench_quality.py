@@ -325,3 +325,32 @@ def test_per_label_block_only_for_more_than_two_labels(quality):
     assert block[0] == "<details><summary>Per-label F1 of `x`</summary>"
     assert block[4].startswith("| b | 9 |")  # the most frequent label first
     assert "| c | 4 | 0.500 ± 0.100 | n/a |" in block
+
+
+def test_full_frames_fuses_each_seed_and_resume_runs_only_the_new_steps(quality, tmp_path):
+    """--full's frames recipe adds `framescope fuse` + an evaluation of the fused model after the
+    network's own steps; a seed saved before those steps existed is reused, not retrained."""
+    prep = quality.Prepared(train=["t.jsonl"], eval_data=["e.jsonl"])
+    s = quality.Settings(seeds=[0])
+    frames = quality.effective_task(quality.TASK_SPECS["semeval-frames"], "full")
+    assert frames.fuse and not quality.effective_task(quality.TASK_SPECS["babe"], "full").fuse
+    assert not quality.effective_task(quality.TASK_SPECS["semeval-frames"], "mil-max").fuse
+    plan = quality._seed_plan(frames, s, prep, 0, tmp_path)
+    assert list(plan) == ["train-seed0", "evaluate-seed0", "evaluate-noisy-or-seed0", "fuse-seed0",
+                          "evaluate-fused-seed0"]
+    fuse = plan["fuse-seed0"]
+    assert fuse[fuse.index("fuse") + 1:] == ["--model", str(tmp_path / "models" / "seed0"),
+                                             "--out", str(tmp_path / "models" / "seed0-fused")]
+    assert str(tmp_path / "models" / "seed0-fused") in plan["evaluate-fused-seed0"]
+    assert quality._extra_names(frames) == ["noisy-or", "fused"]
+
+    saved = tmp_path / "seed0.json"
+    first = {name: quality.display(cmd) for name, cmd in list(plan.items())[:3]}
+    saved.write_text(json.dumps({"plan": first, "record": {}, "steps": []}))
+    assert quality._finished_seed(saved, plan)["plan"] == first  # a prefix: reused
+    saved.write_text(json.dumps({"plan": {**first, "train-seed0": "framescope train --other"},
+                                 "record": {}, "steps": []}))
+    with pytest.raises(quality.BenchError, match="made by other commands"):
+        quality._finished_seed(saved, plan)
+    assert quality._extra_label("fused").startswith("fused with TF-IDF")
+    assert quality._extra_label("noisy-or") == "noisy-or aggregation"

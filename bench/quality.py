@@ -1267,6 +1267,13 @@ def _strength_table(found: dict[str, dict[str, Any]], variants: dict[str, list[d
                         f"{len(x['config']['seeds'])} seeds | "
                         f"{c['hardware']} | {c['backbone']} | {c['data']} | {c['epochs']} | {c['max_length']} | "
                         f"{c['wall']} | {c['peak']} | `{c['command']}` |")
+            if "model:fused" in sm:  # the same models fused with TF-IDF, evaluated in the same run
+                fused, base = sm["model:fused"], sm.get("baseline:fused") or sm["baseline"]
+                rows.append(f"| {name} | {label}, {_extra_label('fused')} | {_fmt(fused[metric])} | "
+                            f"{_fmt(base[metric])} | {other.replace('_', '-')} {_fmt(fused.get(other))} / "
+                            f"{_fmt(base.get(other))} | {len(x['config']['seeds'])} seeds | {c['hardware']} | "
+                            f"{c['backbone']} + TF-IDF | {c['data']} | {c['epochs']} | {c['max_length']} | "
+                            f"{c['wall']} (with fusing) | {c['peak']} | `{c['command']}` |")
         cv_path = results_dir / "babe_cv.json"
         if name == "babe" and cv_path.exists():
             try:

@@ -314,6 +314,15 @@ def test_strength_table_puts_every_all_data_run_beside_the_budget_row(quality, t
     assert "3 (2), 3 (2), 3 (2)" in gpu and "10.0 min" in gpu and "2.0 GiB" in gpu
     assert "all-MiniLM-L6-v2" in gpu and "`python bench/quality.py --tag all-gpu`" in gpu
     assert quality._strength_table({}, variants, tmp_path) == []
+    fused = _result(quality, variant="full", value=0.686)
+    fused["summary"]["model:fused"] = {"micro_f1": {"mean": 0.704, "sd": 0.032, "n": 3},
+                                       "macro_f1": {"mean": 0.435, "sd": 0.009, "n": 3}}
+    rows = [x for x in quality._strength_table(found, {"semeval-frames": [fused]}, tmp_path)
+            if x.startswith("| semeval-frames")]
+    assert len(rows) == 3 and "0.686 ± 0.010" in rows[1]
+    assert rows[2].startswith("| semeval-frames | `full`, fused with TF-IDF (`framescope fuse`) | "
+                              "0.704 ± 0.032 | 0.400 ± 0.020 | macro-f1 0.435 ± 0.009 / n/a |")
+    assert "all-MiniLM-L6-v2 + TF-IDF" in rows[2]
 
 
 def test_per_label_block_only_for_more_than_two_labels(quality):

@@ -564,7 +564,8 @@ def effective_task(task: Task, variant: str | None) -> Task:
 def _reused(r: dict[str, Any]) -> str:
     """``; seed 0 reused from an earlier run (commit C, DATE)`` for a ``--resume`` run, else ``""``."""
     seeds = (r.get("resumed") or {}).get("seeds_reused") or {}
-    return "".join(f"; seed {k} reused from an earlier run (commit `{v['git_commit']}`, {v['finished'][:10]})"
+    return "".join(f"; seed {k}{' (' + ', '.join(v['steps_reused']) + ')' if v.get('steps_reused') else ''} "
+                   f"reused from an earlier run (commit `{v['git_commit']}`, {v['finished'][:10]})"
                    for k, v in seeds.items())
 
 
@@ -833,6 +834,9 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
             print(f"[{task.name}] seed {seed} ({i + 1}/{len(s.seeds)}): reusing its finished steps "
                   f"(commit {done['git_commit']}), running {', '.join(todo)}", flush=True)
             plan, done_before, done = todo, done, None
+            reused[str(seed)] = {"finished": done_before["finished"], "git_commit": done_before["git_commit"],
+                                 "seconds": round(sum(d["seconds"] for d in done_before["steps"]), 1),
+                                 "steps_reused": list(done_before["plan"])}
         else:
             done_before = None
         if done is not None:
@@ -896,8 +900,9 @@ def run_task(task: Task, s: Settings) -> dict[str, Any]:
         del result["git_commit_end"]
     if reused:
         result["resumed"] = {"seeds_reused": reused,
-                             "note": "seeds finished by an earlier, interrupted run of the same commands "
-                                     "(--resume); total_seconds adds their steps' wall time"}
+                             "note": "seeds (or, with steps_reused, their first steps) finished by an "
+                                     "earlier run of the same commands (--resume); total_seconds adds "
+                                     "their steps' wall time"}
     return result
 
 

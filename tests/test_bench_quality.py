@@ -363,3 +363,13 @@ def test_full_frames_fuses_each_seed_and_resume_runs_only_the_new_steps(quality,
         quality._finished_seed(saved, plan)
     assert quality._extra_label("fused").startswith("fused with TF-IDF")
     assert quality._extra_label("noisy-or") == "noisy-or aggregation"
+
+
+def test_reused_names_the_steps_a_partly_reused_seed_kept(quality):
+    r = {"resumed": {"seeds_reused": {
+        "0": {"git_commit": "abc", "finished": "2026-12-01T10:00:00", "seconds": 5.0},
+        "1": {"git_commit": "abc", "finished": "2026-12-01T11:00:00", "seconds": 5.0,
+              "steps_reused": ["train-seed1", "evaluate-seed1"]}}}}
+    assert quality._reused(r) == ("; seed 0 reused from an earlier run (commit `abc`, 2026-12-01)"
+                                  "; seed 1 (train-seed1, evaluate-seed1) reused from an earlier run "
+                                  "(commit `abc`, 2026-12-01)")

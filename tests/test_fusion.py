@@ -32,7 +32,7 @@ def fused(tiny_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     out = d / "fused"
     assert main(["fuse", "--model", str(tiny_artifact), "--out", str(out), "--train", str(train),
                  "--dev", str(dev), "--min-positives", "3"]) == 0
-    return {"path": out, "train": train, "dev": dev, "dir": d}
+    return {"path": out, "train": train, "dev": dev, "dir": d, "tiny": tiny_artifact}
 
 
 def test_tfidf_arrays_round_trip_without_pickle() -> None:
@@ -81,6 +81,7 @@ def test_fuse_stores_the_fusion_and_records_its_choice(fused: dict[str, Any]) ->
     assert art.fusion.weight < 1.0 and table[art.fusion.weight] > table[1.0]
     assert table[art.fusion.weight] == max(table.values())
     assert set(art.thresholds.values()) == {0.5}  # the network's own thresholds are untouched
+    assert art.fingerprint != load_artifact(fused["tiny"]).fingerprint  # fused scores, another stamp
     assert list(block["thresholds"]) == TOY_LABELS
     card = (path / "README.md").read_text(encoding="utf-8")
     assert "## Fusion with TF-IDF" in card and f"{art.fusion.weight:.1f} x this network's" in card

@@ -372,10 +372,12 @@ def save_artifact(artifact: Artifact, path: str | os.PathLike[str], *,
                 stray.unlink()
         import hashlib
 
-        digest = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
-        meta["fingerprint"] = f"sha256:{digest[:16]}"
-        if artifact.fusion is not None:
+        digest = hashlib.sha256((tmp / "model.safetensors").read_bytes())
+        if artifact.fusion is not None:  # its article scores differ: so does its fingerprint
             artifact.fusion.save(tmp)
+            digest.update((tmp / "tfidf.safetensors").read_bytes())
+            digest.update(f"{artifact.fusion.weight!r}".encode())
+        meta["fingerprint"] = f"sha256:{digest.hexdigest()[:16]}"
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
         if card is not None:

@@ -18,7 +18,7 @@ import numpy as np
 from framescope.data.errors import DataError
 from framescope.fusion import Fusion, StoredTfidf
 
-__all__ = ["GRID", "choose_weight", "fuse_artifact", "micro_f1"]
+__all__ = ["GRID", "choose_weight", "fuse_artifact"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +26,12 @@ logger = logging.getLogger(__name__)
 GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def micro_f1(y: np.ndarray, pred: np.ndarray) -> float:
-    """Micro-F1 of boolean decisions against a multi-hot gold matrix (0 when both are empty)."""
-    y, pred = np.asarray(y, dtype=bool), np.asarray(pred, dtype=bool)
-    denom = int(y.sum() + pred.sum())
-    return 2 * int((y & pred).sum()) / denom if denom else 0.0
+def _micro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """scikit-learn's micro-F1 of multi-hot decisions (0 when nothing is gold or predicted)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(np.asarray(y, dtype=bool), np.asarray(pred, dtype=bool), average="micro",
+                          zero_division=0))
 
 
 def choose_weight(y_dev: np.ndarray, model_dev: np.ndarray, tfidf_dev: np.ndarray, *,
@@ -59,7 +60,7 @@ def choose_weight(y_dev: np.ndarray, model_dev: np.ndarray, tfidf_dev: np.ndarra
     for w in sorted(float(x) for x in grid):
         fused = w * model_dev + (1 - w) * tfidf_dev
         th, sources = tune_thresholds(y_dev, fused, min_positives=min_positives)
-        score = micro_f1(y_dev, fused >= th)
+        score = _micro_f1(y_dev, fused >= th)
         table[w] = round(score, 4)
         if best is None or score > best[1] + 1e-12:
             best = (w, score, th, sources)
@@ -106,7 +107,7 @@ def fuse_artifact(model: str | Path, out: str | Path, *, train: Sequence[str] = 
     tfidf_dev = stored.predict_proba([p.text for p in dev_records])
     weight, thresholds, sources, table = choose_weight(y, model_dev, tfidf_dev, grid=grid,
                                                        min_positives=min_positives)
-    network_alone = micro_f1(y, model_dev >= art.threshold_vector())
+    network_alone = _micro_f1(y, model_dev >= art.threshold_vector())
     record = {"chosen_on": dev_source, "dev_records": len(dev_records), "min_positives": min_positives,
               "dev_micro_f1_by_weight": {f"{w:.2f}": v for w, v in table.items()},
               "dev_micro_f1_network_alone": round(network_alone, 4),
